@@ -1,0 +1,56 @@
+// Parses the switchable misbehaviours of the double (FAKE_BEYLA_FAULT, FAKE_BEYLA_FAULT_FILE, x_test_double.fault).
+import { readFileSync, renameSync, unlinkSync } from 'node:fs';
+
+const seconds = (name, text) => {
+  const value = Number(text);
+  if (text === undefined || text === '' || !Number.isFinite(value) || value < 0) {
+    throw new Error(`fault ${name} needs a number of seconds, got ${JSON.stringify(text)}`);
+  }
+  return value;
+};
+
+const exitCode = (name, text) => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 255) throw new Error(`fault ${name} needs an exit code 0-255, got ${JSON.stringify(text)}`);
+  return value;
+};
+
+/** Parses "crash-after=0.3:7,never-ready" (commas, spaces or newlines between items) into one object. */
+export const parseFaults = (text) => {
+  const faults = {};
+  for (const item of text.split(/[\s,]+/).filter(Boolean)) {
+    const [name, value] = item.split('=', 2);
+    switch (name) {
+      case 'crash-after': {
+        const [after, code = '2'] = (value ?? '').split(':');
+        faults.crashAfter = { seconds: seconds(name, after), code: exitCode(name, code) };
+        break;
+      }
+      case 'never-ready': faults.neverReady = true; break;
+      case 'hang-on-term': faults.hangOnTerm = true; break;
+      case 'fatal-log': faults.fatalLogAfterSeconds = seconds(name, value); break;
+      case 'slow-start': faults.slowStartSeconds = seconds(name, value); break;
+      case 'exit-at-start': faults.exitAtStart = exitCode(name, value); break;
+      default: throw new Error(`unknown fault ${JSON.stringify(item)}`);
+    }
+  }
+  return faults;
+};
+
+/**
+ * Takes the fault file if there is one: renames it away first so that exactly one instance
+ * (the next to start) gets it, then reads and deletes it.
+ */
+export const takeFaultFile = (path) => {
+  if (!path) return '';
+  const taken = `${path}.taken-${process.pid}`;
+  try {
+    renameSync(path, taken);
+  } catch (error) {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  }
+  const text = readFileSync(taken, 'utf8');
+  unlinkSync(taken);
+  return text;
+};

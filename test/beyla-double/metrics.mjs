@@ -1,0 +1,42 @@
+// Prometheus text for the double's two scrape endpoints: the application export and Beyla's internal metrics.
+
+const escapeLabel = (value) => String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labels = (pairs) => `{${Object.entries(pairs).map(([key, value]) => `${key}="${escapeLabel(value)}"`).join(',')}}`;
+
+/** prometheus_export: who this instance is, plus one application-like counter per instrumented process. */
+export const exportText = ({ normalizedOpenPorts, pid, instrumented }) => {
+  const lines = [
+    '# HELP beyla_double_info Identifies a running Beyla test double.',
+    '# TYPE beyla_double_info gauge',
+    `beyla_double_info${labels({ open_ports: normalizedOpenPorts, pid })} 1`,
+    '# HELP http_server_request_duration_seconds Duration of HTTP service calls from the server side, in seconds.',
+    '# TYPE http_server_request_duration_seconds histogram',
+  ];
+  for (const entry of instrumented.values()) {
+    const series = {
+      http_request_method: 'GET', http_response_status_code: '200', http_route: '/',
+      server_port: entry.ports[0], service_name: entry.service,
+    };
+    lines.push(
+      `http_server_request_duration_seconds_bucket${labels({ ...series, le: '+Inf' })} ${entry.polls}`,
+      `http_server_request_duration_seconds_sum${labels(series)} ${(entry.polls * 0.002).toFixed(3)}`,
+      `http_server_request_duration_seconds_count${labels(series)} ${entry.polls}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+};
+
+/** internal_metrics: instrumented processes by name, and build info. */
+export const internalText = ({ instrumented, version }) => {
+  const byName = new Map();
+  for (const { name } of instrumented.values()) byName.set(name, (byName.get(name) ?? 0) + 1);
+  const lines = [
+    '# HELP beyla_instrumented_processes Instrumented processes by Beyla',
+    '# TYPE beyla_instrumented_processes gauge',
+    ...[...byName].sort().map(([name, count]) => `beyla_instrumented_processes${labels({ process_name: name })} ${count}`),
+    '# HELP beyla_internal_build_info A metric with a constant \'1\' value labeled by version, revision, branch, goversion from which Beyla was built, and the goos and goarch for the build.',
+    '# TYPE beyla_internal_build_info gauge',
+    `beyla_internal_build_info${labels({ goarch: 'amd64', goos: 'linux', goversion: 'go1.25.3', revision: 'beyla-double', version })} 1`,
+  ];
+  return `${lines.join('\n')}\n`;
+};
