@@ -1,0 +1,162 @@
+// The local control API: HTTP/1.1 on a unix socket (status, reload-and-wait, liveness) for the `coral` CLI.
+import http from 'node:http';
+import { chmod, chown, stat, unlink } from 'node:fs/promises';
+import { CoralError, isErrno } from '../errors.js';
+import type { Logger } from '../log.js';
+import { lookupGroupId } from './lookup-group-id.js';
+import { prepareSocketPath } from './prepare-socket-path.js';
+
+export interface ReloadOutcome {
+  /** false when the new configuration is invalid (served as 422). */
+  ok: boolean;
+  [key: string]: unknown;
+}
+
+export interface ControlHandlers {
+  status(): Promise<unknown> | unknown;
+  /** Apply the current configuration and resolve once it is in effect (or rejected). */
+  reload(): Promise<ReloadOutcome>;
+}
+
+export interface ControlServerOptions {
+  socketPath: string;
+  /** Group allowed to use the socket. Default 'coral'; when it does not exist the socket stays root-only. */
+  group?: string;
+  /** Default 0o660. */
+  mode?: number;
+  logger: Logger;
+  handlers: ControlHandlers;
+  /** A reload that has not finished by then is answered 504. Default 120 s. */
+  reloadTimeoutMs?: number;
+  /** Where groups are looked up. Default '/etc/group'. */
+  groupFile?: string;
+}
+
+export interface ControlServer {
+  path: string;
+  close(): Promise<void>;
+}
+
+type Reply = { status: number; body: unknown };
+
+function errorBody(error: unknown): Record<string, unknown> {
+  if (error instanceof CoralError) return { error: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}) };
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+const TIMED_OUT = Symbol('timed out');
+
+export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
+  const { socketPath, handlers } = opts;
+  const group = opts.group ?? 'coral';
+  const mode = opts.mode ?? 0o660;
+  const reloadTimeoutMs = opts.reloadTimeoutMs ?? 120_000;
+  const logger = opts.logger.child({ component: 'control' });
+
+  async function route(method: string, path: string): Promise<Reply> {
+    if (path === '/v1/health') {
+      if (method !== 'GET') return { status: 405, body: { error: 'use GET' } };
+      return { status: 200, body: { ok: true } };
+    }
+    if (path === '/v1/status') {
+      if (method !== 'GET') return { status: 405, body: { error: 'use GET' } };
+      return { status: 200, body: await handlers.status() };
+    }
+    if (path === '/v1/reload') {
+      if (method !== 'POST') return { status: 405, body: { error: 'use POST' } };
+      const outcome = await withTimeout(Promise.resolve().then(() => handlers.reload()), reloadTimeoutMs);
+      if (outcome === TIMED_OUT) {
+        logger.warn({ timeout_ms: reloadTimeoutMs }, 'reload did not finish in time');
+        return { status: 504, body: { error: `reload did not finish within ${reloadTimeoutMs / 1000} s` } };
+      }
+      return { status: outcome.ok ? 200 : 422, body: outcome };
+    }
+    return { status: 404, body: { error: `no such endpoint: ${method} ${path}` } };
+  }
+
+  const server = http.createServer((req, res) => {
+    req.resume();
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const send = ({ status, body }: Reply): void => {
+      let text: string;
+      try {
+        text = `${JSON.stringify(body ?? null)}\n`;
+      } catch (error) {
+        logger.error({ err: error, method, path }, 'control response is not serialisable');
+        status = 500;
+        text = `${JSON.stringify(errorBody(error))}\n`;
+      }
+      if (status === 405) res.setHeader('allow', path === '/v1/reload' ? 'POST' : 'GET');
+      res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+    };
+    route(method, path).then(send, (error: unknown) => {
+      logger.error({ err: error, method, path }, 'control request failed');
+      send({ status: 500, body: errorBody(error) });
+    });
+  });
+  server.on('error', (error) => logger.error({ err: error }, 'control server error'));
+
+  await prepareSocketPath(socketPath, logger);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: unknown): void => {
+      reject(new CoralError('CANT_CREATE', `cannot listen on the control socket ${socketPath}`, {
+        cause: error, hint: 'check agent.control.socket and the permissions of its directory', details: { path: socketPath },
+      }));
+    };
+    server.once('error', onError);
+    server.listen({ path: socketPath }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const closeServer = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+
+  let inode: number;
+  try {
+    await chmod(socketPath, mode);
+    inode = (await stat(socketPath)).ino;
+  } catch (error) {
+    await closeServer();
+    throw new CoralError('CANT_CREATE', `cannot set the mode of the control socket ${socketPath}`, { cause: error });
+  }
+  const gid = await lookupGroupId(group, opts.groupFile).catch((error: unknown) => {
+    logger.warn({ err: error, group }, 'cannot read the group database');
+    return undefined;
+  });
+  if (gid === undefined) {
+    logger.warn({ path: socketPath, group }, 'group not found; the control socket is usable by root only');
+  } else {
+    try {
+      await chown(socketPath, -1, gid);
+    } catch (error) {
+      logger.warn({ err: error, path: socketPath, group, gid }, 'cannot give the control socket to its group; usable by its owner only');
+    }
+  }
+  logger.info({ path: socketPath, mode: `0${mode.toString(8)}`, group: gid === undefined ? null : group }, 'control socket listening');
+
+  return {
+    path: socketPath,
+    async close() {
+      await closeServer();
+      // Remove the socket only if it is still ours (a successor may have replaced it).
+      try {
+        if ((await stat(socketPath)).ino === inode) await unlink(socketPath);
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) logger.warn({ err: error, path: socketPath }, 'cannot remove the control socket');
+      }
+    },
+  };
+}
