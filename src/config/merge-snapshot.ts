@@ -1,0 +1,89 @@
+// The pure merge: per-file results + the previous snapshot -> the effective services, keeping each bad file's last good content.
+import { firstOverlap } from './ports.js';
+import type { AgentSettings, Diagnostic, FileResult, FileState, Origin, Service, Snapshot } from './types.js';
+
+export interface MergeInput {
+  /** The previous snapshot: where a now-invalid file's last good content comes from. */
+  previous?: Snapshot | undefined;
+  settings: AgentSettings;
+  origins: Record<string, Origin>;
+  /** The main file first, then the drop-ins in lexical order. A file not listed was deleted. */
+  results: readonly FileResult[];
+  /** Problems that belong to no file (environment, flags, the directory itself). */
+  extraDiagnostics?: readonly Diagnostic[];
+}
+
+function where(service: Service): string {
+  return `${service.source.file}:${service.source.line}`;
+}
+
+/** The port conflicts `candidate` would have with the services accepted so far (ignoring those it replaces). */
+function conflicts(candidate: readonly Service[], accepted: ReadonlyMap<string, Service>, file: string): Diagnostic[] {
+  const replaced = new Set(candidate.map((s) => s.name));
+  const out: Diagnostic[] = [];
+  for (const service of candidate) {
+    for (const other of accepted.values()) {
+      if (replaced.has(other.name)) continue;
+      const port = firstOverlap(service.ports, other.ports);
+      if (port === undefined) continue;
+      out.push({
+        file, line: service.source.line, col: service.source.col, severity: 'error',
+        message: `port ${port} of service "${service.name}" is already used by service "${other.name}" (${where(other)}); this file is rejected`,
+        hint: `each port belongs to one service: change the port here or in ${other.source.file}`,
+      });
+      break;
+    }
+  }
+  return out;
+}
+
+export function mergeSnapshot(input: MergeInput): Snapshot {
+  const previousFiles = new Map((input.previous?.files ?? []).map((f) => [f.file, f]));
+  const accepted = new Map<string, Service>();
+  const files: FileState[] = [];
+  const diagnostics: Diagnostic[] = [...(input.extraDiagnostics ?? [])];
+
+  for (const result of input.results) {
+    const before = previousFiles.get(result.file);
+    const lastGood = before && before.status !== 'rejected' ? before.services : undefined;
+    const errors: Diagnostic[] = result.ok ? [] : [...result.errors];
+    let content: readonly Service[] | undefined = result.ok ? result.services : lastGood;
+    let status: FileState['status'] = result.ok ? 'valid' : lastGood ? 'stale' : 'rejected';
+    if (result.ok) diagnostics.push(...result.warnings);
+
+    if (content) {
+      const clash = conflicts(content, accepted, result.file);
+      if (clash.length > 0) {
+        errors.push(...clash);
+        const fallback = result.ok && lastGood && conflicts(lastGood, accepted, result.file).length === 0 ? lastGood : undefined;
+        content = fallback;
+        status = fallback ? 'stale' : 'rejected';
+      }
+    }
+    if (errors.length > 0 && status === 'stale') {
+      diagnostics.push({ ...errors[0]!, severity: 'warning', message: `${result.file} is invalid; its last valid content stays in effect`, hint: 'fix the errors above; nothing is dropped until then' });
+    }
+    diagnostics.push(...errors);
+
+    for (const service of content ?? []) {
+      const earlier = accepted.get(service.name);
+      if (earlier) {
+        diagnostics.push({
+          file: service.source.file, line: service.source.line, col: service.source.col, severity: 'warning',
+          message: `service "${service.name}" here replaces the one defined at ${where(earlier)}`,
+          hint: 'the later file wins: drop-ins after coral.yaml, in lexical order',
+        });
+      }
+      accepted.set(service.name, service);
+    }
+    files.push({ file: result.file, status, services: content ? [...content] : [], errors });
+  }
+
+  return {
+    settings: input.settings,
+    origins: input.origins,
+    services: [...accepted.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    files,
+    diagnostics,
+  };
+}

@@ -1,0 +1,132 @@
+// coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { buildServices } from './parse-drop-in.js';
+import type { RawService } from './parse-service.js';
+import { validateWith, type Validators } from './schema-validate.js';
+import { resolveSettings, SETTINGS } from './settings.js';
+import type { AgentSettings, Diagnostic, FileResult, HealthDefaults, Origin } from './types.js';
+import { decodeUtf8, locate, parseYaml, type YamlSource } from './yaml-text.js';
+
+/** Top-level keys of Beyla's config that coral-agent writes itself. */
+export const BEYLA_OWNED_KEYS = ['discovery', 'prometheus_export', 'health_check', 'internal_metrics'] as const;
+
+export interface ParseMainOptions {
+  /** Absolute path of coral.yaml. */
+  file: string;
+  bytes: Uint8Array;
+  validators: Validators;
+  env: Readonly<Record<string, string | undefined>>;
+  flags?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface MainResult {
+  /** Settings from defaults, the file (when valid), env and flags. */
+  settings: AgentSettings;
+  origins: Record<string, Origin>;
+  /** The file's own result: its services, or why it is rejected. */
+  result: FileResult;
+  /** Problems with environment variables or flags (the file's own are in `result`). */
+  settingErrors: Diagnostic[];
+}
+
+function getPath(value: unknown, key: string): unknown {
+  let node: unknown = value;
+  for (const part of key.split('.')) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function buildSettings(file: string, values: Map<string, unknown>): AgentSettings {
+  const get = <T>(key: string): T => values.get(key) as T;
+  const servicesDir = get<string>('agent.services_dir');
+  return {
+    configPath: file,
+    servicesDir: isAbsolute(servicesDir) ? servicesDir : resolve(dirname(file), servicesDir),
+    runtimeDir: get('agent.runtime_dir'),
+    startupTimeoutMs: get('agent.startup_timeout'),
+    resyncMs: get('agent.resync_interval'),
+    logLevel: get('agent.log_level'),
+    beyla: {
+      enabled: get('agent.beyla.enabled'),
+      binary: get('agent.beyla.binary'),
+      debounceMs: get('agent.beyla.debounce'),
+      maxWaitMs: get('agent.beyla.max_wait'),
+      readiness: {
+        timeoutMs: get('agent.beyla.readiness.timeout'),
+        minUptimeMs: get('agent.beyla.readiness.min_uptime'),
+        requireInstrumented: get('agent.beyla.readiness.require_instrumented'),
+      },
+      shutdownTimeoutMs: get('agent.beyla.shutdown_timeout'),
+      whenEmpty: get('agent.beyla.when_empty'),
+      config: get('agent.beyla.config'),
+      env: get('agent.beyla.env'),
+    },
+    metrics: { listen: get('agent.metrics.listen') },
+    control: { socket: get('agent.control.socket') },
+    health: {
+      intervalMs: get('agent.health.interval'),
+      timeoutMs: get('agent.health.timeout'),
+      unhealthyThreshold: get('agent.health.unhealthy_threshold'),
+      healthyThreshold: get('agent.health.healthy_threshold'),
+    },
+  };
+}
+
+function fileValues(source: YamlSource | undefined): Map<string, { value: unknown; line: number; col: number }> {
+  const out = new Map<string, { value: unknown; line: number; col: number }>();
+  if (!source) return out;
+  for (const spec of SETTINGS) {
+    const value = getPath(source.value, spec.key);
+    if (value === undefined) continue;
+    const pos = locate(source, spec.key.split('.'));
+    out.set(spec.key, { value, line: pos.line, col: pos.col });
+  }
+  return out;
+}
+
+function ownedKeyErrors(source: YamlSource): Diagnostic[] {
+  const passthrough = getPath(source.value, 'agent.beyla.config');
+  if (typeof passthrough !== 'object' || passthrough === null) return [];
+  return BEYLA_OWNED_KEYS.filter((k) => k in passthrough).map((k) => {
+    const pos = locate(source, ['agent', 'beyla', 'config', k], 'key');
+    return {
+      file: source.file, line: pos.line, col: pos.col, severity: 'error' as const, path: `agent.beyla.config.${k}`,
+      message: `agent.beyla.config.${k} is managed by coral-agent and cannot be set here`,
+      hint: k === 'discovery' ? 'define services in agent.services or services.d instead' : 'coral-agent gives each Beyla instance its own ports and serves metrics on agent.metrics.listen',
+    };
+  });
+}
+
+export function parseMainConfig(opts: ParseMainOptions): MainResult {
+  const { file } = opts;
+  const errors: Diagnostic[] = [];
+  let source: YamlSource | undefined;
+  const decoded = decodeUtf8(file, opts.bytes);
+  if ('error' in decoded) {
+    errors.push(decoded.error);
+  } else {
+    const parsed = parseYaml(file, decoded.text);
+    if ('errors' in parsed) errors.push(...parsed.errors);
+    else if (parsed.source.value === null || parsed.source.value === undefined) {
+      errors.push({ file, line: 1, col: 1, severity: 'error', message: 'file is empty', hint: 'write "agent: {}" for all defaults' });
+    } else {
+      source = parsed.source;
+      errors.push(...validateWith(opts.validators.main, source.value, source));
+      if (errors.length === 0) errors.push(...ownedKeyErrors(source));
+    }
+  }
+  const valid = errors.length === 0 ? source : undefined;
+  const resolved = resolveSettings({ file: fileValues(valid), fileName: file, env: opts.env, flags: opts.flags ?? {} });
+  const settings = buildSettings(file, resolved.values);
+  if (!valid) {
+    return { settings, origins: resolved.origins, result: { file, ok: false, errors }, settingErrors: resolved.diagnostics };
+  }
+  const rawServices = (getPath(valid.value, 'agent.services') as RawService[] | undefined) ?? [];
+  const built = buildServices(valid, rawServices.map((raw, i) => ({ raw, path: ['agent', 'services', i] })), settings.health as HealthDefaults);
+  const result: FileResult = built.errors.length > 0
+    ? { file, ok: false, errors: built.errors }
+    : { file, ok: true, services: built.services, warnings: [] };
+  return { settings, origins: resolved.origins, result, settingErrors: resolved.diagnostics };
+}

@@ -1,0 +1,125 @@
+// JSON Schema validation (ajv, 2020-12) with errors mapped to file:line:col, plain words and "did you mean".
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import coralSchema from '../../schemas/coral.schema.json' with { type: 'json' };
+import serviceSchema from '../../schemas/service.schema.json' with { type: 'json' };
+import { didYouMean } from './did-you-mean.js';
+import type { Diagnostic } from './types.js';
+import { locate, type PathSegment, type YamlSource } from './yaml-text.js';
+
+export { coralSchema, serviceSchema };
+
+export interface Validators {
+  main: ValidateFunction;
+  service: ValidateFunction;
+}
+
+/** Compile both schemas once; callers keep the result (compiling is the slow part). */
+export function compileValidators(): Validators {
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  ajv.addSchema(serviceSchema);
+  return {
+    service: ajv.getSchema(serviceSchema.$id) as ValidateFunction,
+    main: ajv.compile(coralSchema),
+  };
+}
+
+function pathOf(instancePath: string): PathSegment[] {
+  if (instancePath === '') return [];
+  return instancePath.slice(1).split('/').map((s) => {
+    const unescaped = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(unescaped) ? Number(unescaped) : unescaped;
+  });
+}
+
+export function dottedPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const s of path) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function typeWords(type: unknown): string {
+  const words: Record<string, string> = { integer: 'an integer', string: 'a string', object: 'a mapping', array: 'a list', boolean: 'true or false', number: 'a number' };
+  const list = Array.isArray(type) ? type : [type];
+  return list.map((t) => words[String(t)] ?? String(t)).join(' or ');
+}
+
+function describe(error: ErrorObject): { message: string; hint?: string; at: 'key' | 'value'; extraPath?: PathSegment } {
+  const name = dottedPath(pathOf(error.instancePath)) || 'the document';
+  const description = (error.parentSchema as { description?: string } | undefined)?.description;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String((error.params as { additionalProperty: string }).additionalProperty);
+      const known = Object.keys((error.parentSchema as { properties?: Record<string, unknown> }).properties ?? {});
+      const guess = didYouMean(key, known);
+      const where = error.instancePath === '' ? 'at the top level' : `in ${name}`;
+      return {
+        message: `unknown key "${key}" ${where}`,
+        hint: guess ? `did you mean "${guess}"?` : `known keys: ${known.join(', ')}`,
+        at: 'key',
+        extraPath: key,
+      };
+    }
+    case 'required': {
+      const key = String((error.params as { missingProperty: string }).missingProperty);
+      return { message: `${name === 'the document' ? 'the document' : name} is missing the required key "${key}"`, at: 'value' };
+    }
+    case 'type':
+      return { message: `${name} must be ${typeWords((error.params as { type: unknown }).type)}, not ${show(error.data)}`, at: 'value', ...(description ? { hint: description } : {}) };
+    case 'minimum':
+    case 'maximum': {
+      const s = error.parentSchema as { minimum?: number; maximum?: number };
+      return { message: `${name} is ${show(error.data)}, outside ${s.minimum ?? '-inf'}-${s.maximum ?? 'inf'}`, at: 'value' };
+    }
+    case 'enum': {
+      const allowed = ((error.params as { allowedValues: unknown[] }).allowedValues).map(String);
+      const guess = typeof error.data === 'string' ? didYouMean(error.data, allowed) : undefined;
+      return { message: `${name} is ${show(error.data)}; expected one of ${allowed.join(', ')}`, at: 'value', ...(guess ? { hint: `did you mean "${guess}"?` } : {}) };
+    }
+    case 'anyOf':
+    case 'pattern':
+    case 'minLength':
+    case 'minItems':
+    default:
+      return {
+        message: `${name} is not valid: ${show(error.data)}${error.keyword === 'minItems' ? ' is empty' : ''}`,
+        at: 'value',
+        ...(description ? { hint: description } : {}),
+      };
+  }
+}
+
+/** Validate data from a YAML source; each error placed at its key or value. `prefix` maps the data into the document. */
+export function validateWith(validate: ValidateFunction, data: unknown, source: YamlSource, prefix: readonly PathSegment[] = []): Diagnostic[] {
+  if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // An anyOf error stands for its branches: report it alone, in words, not each branch's complaint.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const error of errors) {
+    if (error.keyword !== 'anyOf' && error.schemaPath.includes('/anyOf/') && [...anyOfPaths].some((p) => error.instancePath === p || error.instancePath.startsWith(`${p}/`))) continue;
+    const info = describe(error);
+    const rel = pathOf(error.instancePath);
+    const path = info.extraPath === undefined ? [...prefix, ...rel] : [...prefix, ...rel, info.extraPath];
+    const key = `${dottedPath(path)}|${error.keyword}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const pos = locate(source, path, info.at);
+    const shownPath = dottedPath([...prefix, ...rel]);
+    const message = prefix.length > 0 && shownPath ? info.message.replace(dottedPath(rel) || 'the document', shownPath) : info.message;
+    out.push({
+      file: source.file, line: pos.line, col: pos.col, severity: 'error', message,
+      path: dottedPath(path),
+      ...(info.hint ? { hint: info.hint } : {}),
+    });
+  }
+  return out.sort((a, b) => a.line - b.line || a.col - b.col);
+}

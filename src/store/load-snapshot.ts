@@ -1,0 +1,78 @@
+// Read the whole configuration from disk and merge it with the previous snapshot: the one way a Snapshot is made.
+import { resolve } from 'node:path';
+import { mergeSnapshot } from '../config/merge-snapshot.js';
+import { parseDropIn } from '../config/parse-drop-in.js';
+import { parseMainConfig } from '../config/parse-main.js';
+import { compileValidators, type Validators } from '../config/schema-validate.js';
+import type { FileResult, Snapshot } from '../config/types.js';
+import { CoralError } from '../errors.js';
+import { readDropIns, readSourceFile } from './read-sources.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/coral/coral.yaml';
+
+export interface LoadOptions {
+  /** --config; else CORAL_CONFIG; else /etc/coral/coral.yaml. */
+  configPath?: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
+  flags?: Readonly<Record<string, string | undefined>>;
+  previous?: Snapshot | undefined;
+  /** Compiled schemas; pass them in when loading repeatedly (compiling is the slow part). */
+  validators?: Validators;
+}
+
+export interface LoadResult {
+  snapshot: Snapshot;
+  /** Whether the main file itself is valid now (settings taken from it). */
+  mainValid: boolean;
+  /** Files (main and drop-ins) that are invalid now. */
+  invalidFiles: string[];
+}
+
+/** The main file's path and where that came from. */
+export function resolveConfigPath(configPath: string | undefined, env: Readonly<Record<string, string | undefined>>): { path: string; origin: 'flag' | 'env' | 'default' } {
+  if (configPath) return { path: resolve(configPath), origin: 'flag' };
+  if (env.CORAL_CONFIG) return { path: resolve(env.CORAL_CONFIG), origin: 'env' };
+  return { path: DEFAULT_CONFIG_PATH, origin: 'default' };
+}
+
+/**
+ * Throws CoralError CONFIG_MISSING when there is no main file and no previous snapshot.
+ * Everything else (bad files, bad env) is in the snapshot's diagnostics.
+ */
+export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResult> {
+  const env = options.env ?? process.env;
+  const { path: configPath, origin } = resolveConfigPath(options.configPath, env);
+  const compiled = options.validators ?? compileValidators();
+  const main = await readSourceFile(configPath);
+  if ('missing' in main && !options.previous) {
+    throw new CoralError('CONFIG_MISSING', `${configPath}: no such file`, {
+      hint: 'create it (the package installs one), or point --config / CORAL_CONFIG at your file',
+      details: { path: configPath },
+    });
+  }
+  const parsedMain = 'bytes' in main
+    ? parseMainConfig({ file: configPath, bytes: main.bytes, validators: compiled, env, flags: options.flags ?? {} })
+    : undefined;
+  const mainResult: FileResult = parsedMain ? parsedMain.result : { file: configPath, ok: false, errors: [(main as { error: import('../config/types.js').Diagnostic }).error] };
+  const mainValid = mainResult.ok;
+  // An invalid main file keeps the previous settings (its last good content), as drop-ins do.
+  const fallback = parsedMain ?? parseMainConfig({ file: configPath, bytes: new TextEncoder().encode('agent: {}\n'), validators: compiled, env, flags: options.flags ?? {} });
+  const settings = !mainValid && options.previous ? options.previous.settings : fallback.settings;
+  const origins = !mainValid && options.previous ? options.previous.origins : { ...fallback.origins, config: { kind: origin === 'default' ? 'default' : origin, ...(origin === 'env' ? { name: 'CORAL_CONFIG' } : origin === 'flag' ? { name: 'config' } : {}) } } as Snapshot['origins'];
+
+  const listing = await readDropIns(settings.servicesDir);
+  const results: FileResult[] = [mainResult];
+  for (const source of listing.files) {
+    results.push('bytes' in source
+      ? parseDropIn({ file: source.file, bytes: source.bytes, validators: compiled, healthDefaults: settings.health })
+      : { file: source.file, ok: false, errors: [source.error] });
+  }
+  const snapshot = mergeSnapshot({
+    previous: options.previous,
+    settings,
+    origins,
+    results,
+    extraDiagnostics: [...(parsedMain?.settingErrors ?? []), ...listing.dirErrors],
+  });
+  return { snapshot, mainValid, invalidFiles: results.filter((r) => !r.ok).map((r) => r.file) };
+}

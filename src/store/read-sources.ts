@@ -1,0 +1,120 @@
+// Read coral.yaml and the drop-ins from disk, treating them as untrusted: size, symlink, permission checks (as sshd's StrictModes).
+import { lstat, readdir, realpath, stat, open } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import type { Diagnostic } from '../config/types.js';
+import { isErrno } from '../errors.js';
+import { isDropInName } from './ignored-names.js';
+
+/** Larger files are rejected unread. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+export type SourceFile = { file: string; bytes: Uint8Array } | { file: string; error: Diagnostic; missing?: true };
+
+function fileError(file: string, message: string, hint?: string): { file: string; error: Diagnostic } {
+  return { file, error: { file, line: 0, col: 0, severity: 'error', message, ...(hint ? { hint } : {}) } };
+}
+
+async function readCapped(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, total, buffer.length - total, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_FILE_BYTES) break;
+    }
+    return buffer.subarray(0, total);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Read one file that must be a regular, not world-writable file of at most 1 MiB. */
+export async function readSourceFile(file: string): Promise<SourceFile> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return { ...fileError(file, 'no such file'), missing: true };
+    if (isErrno(error, 'EACCES')) return fileError(file, 'permission denied', 'run as root or as a member of group coral');
+    if (isErrno(error, 'ELOOP')) return fileError(file, 'symlink loop');
+    throw error;
+  }
+  try {
+    if (!info.isFile()) return fileError(file, 'not a regular file');
+    if (info.mode & 0o002) return fileError(file, `file is world-writable (mode ${(info.mode & 0o777).toString(8)}): refusing to trust it`, `chmod o-w ${file}`);
+    if (info.size > MAX_FILE_BYTES) return fileError(file, `file is ${info.size} bytes, over the 1 MiB limit`, 'a service definition is a few lines; split or fix the file');
+    const bytes = await readCapped(file);
+    if (bytes.length > MAX_FILE_BYTES) return fileError(file, 'file grew over the 1 MiB limit while being read');
+    return { file, bytes };
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return fileError(file, 'file vanished while being read');
+    if (isErrno(error, 'EACCES')) return fileError(file, 'permission denied', 'run as root or as a member of group coral');
+    if (isErrno(error, 'ELOOP')) return fileError(file, 'symlink loop');
+    throw error;
+  }
+}
+
+export interface DropInListing {
+  files: SourceFile[];
+  /** Problems with the directory itself (world-writable: every drop-in in it is rejected). */
+  dirErrors: Diagnostic[];
+  /** False when the directory does not exist (no drop-ins, not an error). */
+  exists: boolean;
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The drop-ins in lexical order; ConfigMap layouts (`x.yaml -> ..data/x.yaml`) read through their symlinks. */
+export async function readDropIns(dir: string): Promise<DropInListing> {
+  let names: string[];
+  let dirReal: string;
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) {
+      return { files: [], exists: true, dirErrors: [{ file: dir, line: 0, col: 0, severity: 'error', message: 'services_dir is not a directory' }] };
+    }
+    dirReal = await realpath(dir);
+    names = (await readdir(dir)).filter(isDropInName).sort(byteOrder);
+    if (info.mode & 0o002) {
+      const message = `directory is world-writable (mode ${(info.mode & 0o7777).toString(8)}): anyone could add services, so its drop-ins are ignored`;
+      return {
+        exists: true,
+        dirErrors: [{ file: dir, line: 0, col: 0, severity: 'error', message, hint: `chmod o-w ${dir} (the package sets root:coral 2775)` }],
+        files: names.map((n) => fileError(join(dir, n), 'ignored: it sits in a world-writable directory')),
+      };
+    }
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return { files: [], dirErrors: [], exists: false };
+    if (isErrno(error, 'EACCES')) {
+      return { files: [], exists: true, dirErrors: [{ file: dir, line: 0, col: 0, severity: 'error', message: 'permission denied reading the directory', hint: 'run as root or as a member of group coral' }] };
+    }
+    throw error;
+  }
+  const files: SourceFile[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const link = await lstat(file);
+      if (link.isSymbolicLink()) {
+        const target = await realpath(file);
+        if (!target.startsWith(dirReal + sep)) {
+          files.push(fileError(file, `symlink leads outside ${dir} (to ${target}): refusing to follow it`, 'copy the file into the directory instead of linking to it'));
+          continue;
+        }
+      }
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) {
+        files.push(fileError(file, 'dangling symlink or file removed while reading'));
+        continue;
+      }
+      throw error;
+    }
+    files.push(await readSourceFile(file));
+  }
+  return { files, dirErrors: [], exists: true };
+}
