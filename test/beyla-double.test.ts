@@ -56,9 +56,11 @@ type Ports = { metrics: number; health: number; internal: number };
 
 const freePorts = async (): Promise<Ports> => ({ metrics: await freePort(), health: await freePort(), internal: await freePort() });
 
-/** A valid Beyla config document for the given ports; `extra` is merged on top. */
-const configDoc = (ports: Ports, openPorts: unknown = '3000,8080-8089', extra: Record<string, unknown> = {}) => ({
-  discovery: { instrument: [{ open_ports: openPorts }], poll_interval: '100ms', min_process_age: '0s' },
+type DocOptions = { openPorts?: unknown; discovery?: Record<string, unknown>; extra?: Record<string, unknown> };
+
+/** A valid Beyla config document for the given ports; `discovery` and `extra` are merged on top. */
+const configDoc = (ports: Ports, { openPorts = '3000,8080-8089', discovery = {}, extra = {} }: DocOptions = {}) => ({
+  discovery: { instrument: [{ open_ports: openPorts }], poll_interval: '100ms', min_process_age: '0s', ...discovery },
   prometheus_export: { port: ports.metrics, path: '/metrics' },
   health_check: { port: ports.health },
   internal_metrics: { exporter: 'prometheus', prometheus: { port: ports.internal, path: '/internal/metrics' } },
@@ -141,7 +143,7 @@ const internalUrl = (ports: Ports) => `http://127.0.0.1:${ports.internal}/intern
 test('a valid config serves /healthz, /metrics with the instance ports, internal metrics, and records a state file', async (t) => {
   const dir = await tempDir(t);
   const ports = await freePorts();
-  const config = await writeConfig(dir, configDoc(ports, ' 8080-8089 , 3000'));
+  const config = await writeConfig(dir, configDoc(ports, { openPorts: ' 8080-8089 , 3000' }));
   const double = spawnDouble(t, {
     args: ['-config', config],
     env: { FAKE_BEYLA_STATE_DIR: dir, BEYLA_LEAKED: 'x', NOTIFY_SOCKET: '/run/nope' },
@@ -176,7 +178,7 @@ test('a valid config serves /healthz, /metrics with the instance ports, internal
 test('BEYLA_CONFIG_PATH overrides -config, ${VAR} is expanded, and a YAML list of ports is accepted', async (t) => {
   const dir = await tempDir(t);
   const ports = await freePorts();
-  const doc = YAML.stringify(configDoc(ports, [9000, 3000])).replace(`port: ${ports.metrics}`, 'port: ${METRICS_PORT}');
+  const doc = YAML.stringify(configDoc(ports, { openPorts: [9000, 3000] })).replace(`port: ${ports.metrics}`, 'port: ${METRICS_PORT}');
   assert.ok(doc.includes('${METRICS_PORT}'));
   const config = await writeConfig(dir, doc);
   const double = spawnDouble(t, {
@@ -194,8 +196,8 @@ test('an invalid configuration exits 255 with a "wrong configuration" line', asy
   const ports = await freePorts();
   const valid = configDoc(ports);
   const cases: Array<[string, unknown]> = [
-    ['bad ports string', configDoc(ports, 'abc')],
-    ['ports string with a dangling dash', configDoc(ports, '80-')],
+    ['bad ports string', configDoc(ports, { openPorts: 'abc' })],
+    ['ports string with a dangling dash', configDoc(ports, { openPorts: '80-' })],
     ['bad YAML', 'discovery: [\n  - open_ports: "80"\n'],
     ['no discovery section', { ...valid, discovery: undefined }],
     ['no exporter', { discovery: valid.discovery, health_check: valid.health_check }],
@@ -245,7 +247,7 @@ test('a listener on a selected port is instrumented; one on another port is not'
   const selected = await holdListener(t, '127.0.0.1');
   const other = await holdListener(t, '127.0.0.1');
   const ports = await freePorts();
-  const double = spawnDouble(t, { args: ['-config', await writeConfig(dir, configDoc(ports, `${selected}`))] });
+  const double = spawnDouble(t, { args: ['-config', await writeConfig(dir, configDoc(ports, { openPorts: `${selected}` }))] });
 
   const line = await double.waitForLine(/msg="instrumenting process"/);
   assert.match(line, new RegExp(`component=discover\\.traceAttacher cmd=\\S*node pid=${process.pid} .*service=node open_ports=${selected}$`));
@@ -253,6 +255,27 @@ test('a listener on a selected port is instrumented; one on another port is not'
   await scrapeUntil(internalUrl(ports), (body) => /^beyla_instrumented_processes\{process_name="node"\} 1$/m.test(body));
   await scrapeUntil(metricsUrl(ports), (body) =>
     new RegExp(`^http_server_request_duration_seconds_count\\{.*server_port="${selected}",service_name="node"\\} [1-9]`, 'm').test(body));
+});
+
+test('selectors: exe_path is ANDed with ports, exclude_instrument subtracts, the double never instruments itself', async (t) => {
+  const dir = await tempDir(t);
+  const [excluded, wrongExe, wanted] = [await holdListener(t), await holdListener(t), await holdListener(t)];
+  const ports = await freePorts();
+  const doc = configDoc(ports, {
+    discovery: {
+      instrument: [
+        { open_ports: `${excluded},${ports.metrics},${ports.health}` },
+        { open_ports: `${wrongExe}`, exe_path: '*python*' },
+        { open_ports: `${wanted}`, exe_path: '*/node', name: 'checkout' },
+      ],
+      exclude_instrument: [{ open_ports: excluded }],
+    },
+  });
+  const double = spawnDouble(t, { args: ['-config', await writeConfig(dir, doc)] });
+  const line = await double.waitForLine(/msg="instrumenting process"/);
+  assert.match(line, new RegExp(`pid=${process.pid} .*service=checkout open_ports=${wanted}$`));
+  assert.equal(double.output().match(/msg="instrumenting process"/g)?.length, 1);
+  await scrapeUntil(internalUrl(ports), (body) => /^beyla_instrumented_processes\{process_name="node"\} 1$/m.test(body));
 });
 
 test('fault crash-after exits with the given code after the delay', async (t) => {
@@ -295,7 +318,7 @@ test('fault hang-on-term ignores SIGTERM; only SIGKILL ends it', async (t) => {
   const dir = await tempDir(t);
   const ports = await freePorts();
   const double = spawnDouble(t, {
-    args: ['-config', await writeConfig(dir, configDoc(ports, '3000', { x_test_double: { fault: 'hang-on-term' } }))],
+    args: ['-config', await writeConfig(dir, configDoc(ports, { extra: { x_test_double: { fault: 'hang-on-term' } } }))],
   });
   await scrapeUntil(healthz(ports), () => true);
   double.child.kill('SIGTERM');

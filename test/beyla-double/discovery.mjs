@@ -45,7 +45,7 @@ export const createDiscovery = ({ config, ownPid = process.pid, ownPorts = new S
     const live = new Set(all.map(({ inode }) => inode));
     for (const inode of owners.keys()) if (!live.has(inode)) owners.delete(inode);
     forget(new Set(all.map(({ port }) => port)));
-    const fresh = [];
+    const selected = new Map(); // key -> entry this poll; a process with several selected ports is one entry
     for (const { port, inode } of listeners) {
       const pid = owners.get(inode) ?? 0;
       if (pid === ownPid || (pid === 0 && ownPorts.has(port))) continue; // Beyla excludes itself
@@ -55,12 +55,19 @@ export const createDiscovery = ({ config, ownPid = process.pid, ownPorts = new S
       if (!selector || config.excludes.some((exclude) => matches(exclude, target))) continue;
       if (info.ageMs < config.minProcessAgeMs) continue; // too young: looked at again next poll
       const key = pid > 0 ? `pid:${pid}` : `port:${port}`;
+      const entry = selected.get(key)
+        ?? { pid, inode, exe: info.exe, name: info.name, service: selector.name ?? info.name, ports: [], polls: 0 };
+      if (!entry.ports.includes(port)) entry.ports.push(port);
+      selected.set(key, entry);
+    }
+    const fresh = [];
+    for (const [key, entry] of selected) {
+      entry.ports.sort((a, b) => a - b);
       const known = instrumented.get(key);
       if (known) {
-        if (!known.ports.includes(port)) known.ports.push(port);
+        known.ports = [...new Set([...known.ports, ...entry.ports])].sort((a, b) => a - b);
         continue;
       }
-      const entry = { pid, inode, exe: info.exe, name: info.name, service: selector.name ?? info.name, ports: [port], polls: 0 };
       instrumented.set(key, entry);
       fresh.push(entry);
     }
