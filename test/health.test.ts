@@ -1,0 +1,221 @@
+// Service health checks against real TCP/HTTP servers: thresholds, one log line per transition, the gauge.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import client from 'prom-client';
+import { createLogger, type Logger } from '../src/log.js';
+import type { HealthCheck, HealthDefaults, Service } from '../src/config/types.js';
+import { HealthMonitor, type ServiceHealth } from '../src/health/index.js';
+
+const DEFAULTS: HealthDefaults = { intervalMs: 1000, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 2 };
+const DEADLINE_MS = 10_000;
+
+function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', env: {}, destination }), lines };
+}
+
+function service(name: string, port: number, health: Partial<HealthCheck>): Service {
+  return {
+    name,
+    ports: [{ from: port, to: port }],
+    health: { kind: 'tcp', intervalMs: 20, timeoutMs: 1000, ...health },
+    source: { file: '/etc/coral/coral.yaml', line: 1, col: 1 },
+  };
+}
+
+/** Resolve once `predicate` holds for the named service, re-checked after every finished check. */
+function waitFor(monitor: HealthMonitor, name: string, predicate: (h: ServiceHealth) => boolean): Promise<ServiceHealth> {
+  const now = monitor.status()[name];
+  if (now && predicate(now)) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      monitor.off('check', onCheck);
+      reject(new Error(`deadline: ${name} is ${JSON.stringify(monitor.status()[name])}`));
+    }, DEADLINE_MS);
+    const onCheck = (checked: string, health: ServiceHealth): void => {
+      if (checked !== name || !predicate(health)) return;
+      clearTimeout(timer);
+      monitor.off('check', onCheck);
+      resolve(health);
+    };
+    monitor.on('check', onCheck);
+  });
+}
+
+async function listen(server: net.Server, port = 0): Promise<number> {
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: net.Server | http.Server): Promise<void> {
+  if ('closeAllConnections' in server) server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function monitorFor(t: { after(fn: () => void): void }, logger: Logger, defaults = DEFAULTS): { monitor: HealthMonitor; registry: client.Registry } {
+  const registry = new client.Registry();
+  const controller = new AbortController();
+  const monitor = new HealthMonitor({ logger, registry, defaults, signal: controller.signal });
+  t.after(() => controller.abort());
+  return { monitor, registry };
+}
+
+test('tcp: a listening service is up; once it stops it is down after the threshold, logged once', async (t) => {
+  const server = net.createServer((socket) => socket.destroy());
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger, lines } = captureLogger();
+  const { monitor, registry } = monitorFor(t, logger);
+  const changes: string[] = [];
+  monitor.on('change', (name, health, previous) => changes.push(`${name}:${previous}->${health.state}`));
+  monitor.update([service('api', port, { kind: 'tcp' })]);
+  assert.equal(monitor.status().api?.state, 'unknown');
+
+  const up = await waitFor(monitor, 'api', (h) => h.state === 'up');
+  assert.equal(up.target, `127.0.0.1:${port}`);
+  assert.ok(up.lastCheckAt && !Number.isNaN(Date.parse(up.lastCheckAt)));
+  assert.match(await registry.metrics(), /^coral_agent_service_up\{service="api"\} 1$/m);
+
+  await closeServer(server);
+  const down = await waitFor(monitor, 'api', (h) => h.state === 'down');
+  assert.equal(down.consecutiveFailures, 3, 'down exactly at the unhealthy threshold');
+  assert.match(down.lastError ?? '', /ECONNREFUSED/);
+  assert.match(await registry.metrics(), /^coral_agent_service_up\{service="api"\} 0$/m);
+  await waitFor(monitor, 'api', (h) => h.consecutiveFailures >= 8);
+  const downLogs = lines.filter((l) => l.msg === 'service is down');
+  assert.equal(downLogs.length, 1, 'one log line for the transition, not one per failed check');
+  assert.equal(downLogs[0]?.level, 40);
+  assert.equal(downLogs[0]?.service, 'api');
+  assert.match(String(downLogs[0]?.error), /ECONNREFUSED/);
+
+  // Back again: up only after `healthyThreshold` consecutive successes.
+  const again = net.createServer((socket) => socket.destroy());
+  await listen(again, port);
+  t.after(() => closeServer(again));
+  const firstSuccess = await waitFor(monitor, 'api', (h) => h.consecutiveFailures === 0);
+  assert.equal(firstSuccess.state, 'down', 'one success is not enough after being down');
+  await waitFor(monitor, 'api', (h) => h.state === 'up');
+  assert.deepEqual(changes, ['api:unknown->up', 'api:up->down', 'api:down->up']);
+  assert.equal(lines.filter((l) => l.msg === 'service is up' && l.level === 30).length, 2);
+
+  // A new interval keeps the state (no reset, no new transition).
+  monitor.update([service('api', port, { kind: 'tcp', intervalMs: 30 })]);
+  const retimed = monitor.status().api;
+  assert.equal(retimed?.state, 'up');
+  await waitFor(monitor, 'api', (h) => h.lastCheckAt !== retimed?.lastCheckAt);
+  assert.equal(changes.length, 3);
+});
+
+test('http: 200 is up, 500 is down; the configured path is requested', async (t) => {
+  let status = 200;
+  const paths = new Set<string>();
+  const server = http.createServer((req, res) => {
+    paths.add(req.url ?? '');
+    res.writeHead(status).end('x');
+  });
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger, lines } = captureLogger();
+  const { monitor, registry } = monitorFor(t, logger, { ...DEFAULTS, unhealthyThreshold: 2 });
+  monitor.update([service('web', port, { kind: 'http', path: '/healthz' })]);
+
+  const up = await waitFor(monitor, 'web', (h) => h.state === 'up');
+  assert.equal(up.target, `http://127.0.0.1:${port}/healthz`);
+  assert.deepEqual([...paths], ['/healthz']);
+  status = 500;
+  const down = await waitFor(monitor, 'web', (h) => h.state === 'down');
+  assert.equal(down.lastError, 'HTTP 500');
+  assert.match(await registry.metrics(), /^coral_agent_service_up\{service="web"\} 0$/m);
+  assert.equal(lines.filter((l) => l.msg === 'service is down').length, 1);
+  status = 302;
+  await waitFor(monitor, 'web', (h) => h.state === 'up');
+});
+
+test('checks of one service never overlap: a hanging service sees one request per timeout', async (t) => {
+  let requests = 0;
+  const server = http.createServer(() => { requests++; });
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger } = captureLogger();
+  const { monitor } = monitorFor(t, logger);
+  // The interval is far shorter than the timeout: overlapping checks would pile up requests.
+  monitor.update([service('slow', port, { kind: 'http', path: '/', intervalMs: 1, timeoutMs: 300 })]);
+  const first = await waitFor(monitor, 'slow', (h) => h.consecutiveFailures === 1);
+  assert.match(first.lastError ?? '', /no answer within 300 ms/);
+  assert.equal(requests, 1);
+  await waitFor(monitor, 'slow', (h) => h.consecutiveFailures === 2);
+  assert.equal(requests, 2);
+});
+
+test('a service removed by update() is no longer checked and its gauge series is gone', async (t) => {
+  let keptConnections = 0;
+  let goneConnections = 0;
+  const kept = net.createServer((s) => { keptConnections++; s.destroy(); });
+  const gone = net.createServer((s) => { goneConnections++; s.destroy(); });
+  const keptPort = await listen(kept);
+  const gonePort = await listen(gone);
+  t.after(() => Promise.all([closeServer(kept), closeServer(gone)]));
+  const { logger } = captureLogger();
+  const { monitor, registry } = monitorFor(t, logger);
+  monitor.update([service('kept', keptPort, {}), service('gone', gonePort, {})]);
+  await waitFor(monitor, 'kept', (h) => h.state === 'up');
+  await waitFor(monitor, 'gone', (h) => h.state === 'up');
+  assert.match(await registry.metrics(), /^coral_agent_service_up\{service="gone"\} 1$/m);
+
+  monitor.update([service('kept', keptPort, {})]);
+  assert.deepEqual(Object.keys(monitor.status()), ['kept']);
+  const text = await registry.metrics();
+  assert.doesNotMatch(text, /service="gone"/);
+  assert.match(text, /^coral_agent_service_up\{service="kept"\} 1$/m);
+  const goneBefore = goneConnections;
+  const keptBefore = keptConnections;
+  await waitFor(monitor, 'kept', () => keptConnections >= keptBefore + 3);
+  assert.ok(goneConnections <= goneBefore + 1, 'at most the check already in flight reached the removed service');
+});
+
+test("kind 'none' is listed but never checked and has no gauge series", async (t) => {
+  let quietConnections = 0;
+  const quiet = net.createServer((s) => { quietConnections++; s.destroy(); });
+  const busy = net.createServer((s) => s.destroy());
+  const quietPort = await listen(quiet);
+  const busyPort = await listen(busy);
+  t.after(() => Promise.all([closeServer(quiet), closeServer(busy)]));
+  const { logger } = captureLogger();
+  const { monitor, registry } = monitorFor(t, logger);
+  monitor.update([service('quiet', quietPort, { kind: 'none' }), service('busy', busyPort, {})]);
+  let busyChecks = 0;
+  monitor.on('check', (name) => { if (name === 'busy') busyChecks++; });
+  await waitFor(monitor, 'busy', () => busyChecks >= 3);
+  assert.equal(quietConnections, 0);
+  assert.deepEqual(monitor.status().quiet, { state: 'unknown', kind: 'none', target: '', consecutiveFailures: 0 });
+  assert.doesNotMatch(await registry.metrics(), /service="quiet"/);
+});
+
+test('aborting the signal stops the checks and drops the series', async (t) => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger } = captureLogger();
+  const registry = new client.Registry();
+  const controller = new AbortController();
+  const monitor = new HealthMonitor({ logger, registry, defaults: DEFAULTS, signal: controller.signal });
+  monitor.update([service('api', port, {})]);
+  await waitFor(monitor, 'api', (h) => h.state === 'up');
+  controller.abort();
+  assert.deepEqual(monitor.status(), {});
+  assert.doesNotMatch(await registry.metrics(), /service="api"/);
+  monitor.update([service('api', port, {})]);
+  assert.deepEqual(monitor.status(), {}, 'a closed monitor ignores updates');
+});
