@@ -1,0 +1,54 @@
+// The supervisor's Prometheus metrics, registered on the agent's registry.
+import client from 'prom-client';
+
+export type RestartReason = 'config_change' | 'crash';
+export const RESTART_REASONS: readonly RestartReason[] = ['config_change', 'crash'];
+
+export interface BeylaMetrics {
+  /** `beyla_restarts_total{reason}`: Beyla processes replaced, because the config changed or the old one crashed. */
+  restarts: client.Counter<'reason'>;
+  /** `beyla_discovery_ports_count`: ports the active instance's discovery selects. */
+  discoveryPortsCount: client.Gauge;
+  /** `coral_agent_beyla_up`: 1 while an instance is active (ready and serving). */
+  up: client.Gauge;
+  /** `coral_agent_beyla_generation`: generation number of the active instance. */
+  generation: client.Gauge;
+  /** `coral_agent_beyla_readiness_failures_total`: new instances that never got ready. */
+  readinessFailures: client.Counter;
+  /** `coral_agent_beyla_swap_duration_seconds`: from the decision to swap to the new instance promoted. */
+  swapSeconds: client.Histogram;
+}
+
+export const SWAP_BUCKETS = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60];
+
+export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
+  const registers = [registry];
+  const restarts = new client.Counter({
+    name: 'beyla_restarts_total',
+    help: 'Beyla processes started to replace another, by reason (config_change, crash).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of RESTART_REASONS) restarts.inc({ reason }, 0);
+  return {
+    restarts,
+    discoveryPortsCount: new client.Gauge({
+      name: 'beyla_discovery_ports_count',
+      help: 'Ports selected by the active Beyla instance\'s discovery configuration.',
+      registers,
+    }),
+    up: new client.Gauge({ name: 'coral_agent_beyla_up', help: '1 while a Beyla instance is active and ready, else 0.', registers }),
+    generation: new client.Gauge({ name: 'coral_agent_beyla_generation', help: 'Generation number of the active Beyla instance.', registers }),
+    readinessFailures: new client.Counter({
+      name: 'coral_agent_beyla_readiness_failures_total',
+      help: 'New Beyla instances killed because they did not get ready (exit, fatal log line, deadline).',
+      registers,
+    }),
+    swapSeconds: new client.Histogram({
+      name: 'coral_agent_beyla_swap_duration_seconds',
+      help: 'Time from the decision to start a new Beyla instance to it being promoted.',
+      buckets: SWAP_BUCKETS,
+      registers,
+    }),
+  };
+}
