@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// `coral-agent`: the daemon (run), its reload trigger, and the offline tools (check, config show).
+import { readFileSync } from 'node:fs';
+import { CoralError, EXIT } from '../errors.js';
+import { check } from './check.js';
+import { configShow } from './config-show.js';
+import { finish, runCommand, type Command } from './main.js';
+
+const USAGE = `Usage: coral-agent <command> [options]
+
+Keeps Grafana Beyla's eBPF instrumentation in step with the services on this host.
+
+Commands:
+  run             run the daemon (what systemd starts)
+  reload          ask the running daemon to re-read its configuration and wait for the result
+  check           validate coral.yaml and services.d, print problems as file:line:col
+  config show     print the effective configuration (--sources: where each value comes from)
+  version         print the version
+
+Every command takes --config PATH (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
+and --help. Exit codes follow sysexits: 0 ok, 64 usage, 65 invalid config, 66 no config,
+69 agent or Beyla unavailable, 73 cannot create, 75 temporary failure.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const COMMANDS: Record<string, Command> = {
+  check,
+  config: async (args, io) => {
+    const [sub, ...rest] = args;
+    if (sub === 'show') return configShow(rest, io);
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      io.out('Usage: coral-agent config show [--config PATH] [--json] [--sources]');
+      return sub === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    throw new CoralError('USAGE', `unknown config command "${sub}"`, { hint: 'try: coral-agent config show' });
+  },
+  run: async (args, io) => (await import('../daemon/run-command.js')).runDaemonCommand(args, io),
+  reload: async (args, io) => (await import('./reload.js')).reload(args, io),
+  version: async (_args, io) => {
+    io.out(`coral-agent ${version()}`);
+    return EXIT.OK;
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  return runCommand('coral-agent', async (_args, io) => {
+    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+      io.out(USAGE);
+      return name === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    if (name === '--version' || name === '-V') return COMMANDS.version!(rest, io);
+    const command = COMMANDS[name];
+    if (!command) throw new CoralError('USAGE', `unknown command "${name}"`, { hint: 'run coral-agent --help for the list' });
+    return command(rest, io);
+  }, rest);
+}
+
+finish(await main(process.argv.slice(2)));

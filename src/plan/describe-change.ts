@@ -1,0 +1,75 @@
+// What changed between two snapshots, in the words of the restart log: "ports +3000 -8080 (frontend.yaml added, api.yaml removed)".
+import { basename } from 'node:path';
+import { formatRanges, mergeRanges } from '../config/ports.js';
+import type { FileState, PortRange, Service } from '../config/types.js';
+
+export interface Change {
+  added: PortRange[];
+  removed: PortRange[];
+  /** e.g. ["frontend.yaml added", "api.yaml removed", "db.yaml changed", "bad.yaml invalid"] */
+  files: string[];
+  servicesAdded: string[];
+  servicesRemoved: string[];
+}
+
+/** Ports in `a` that are not in `b`. */
+export function subtractRanges(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] {
+  const out: PortRange[] = [];
+  for (const range of mergeRanges(a)) {
+    let pieces: PortRange[] = [{ ...range }];
+    for (const cut of b) {
+      pieces = pieces.flatMap((p) => {
+        if (cut.to < p.from || cut.from > p.to) return [p];
+        const left = cut.from > p.from ? [{ from: p.from, to: cut.from - 1 }] : [];
+        const right = cut.to < p.to ? [{ from: cut.to + 1, to: p.to }] : [];
+        return [...left, ...right];
+      });
+    }
+    out.push(...pieces);
+  }
+  return out;
+}
+
+function contentKey(state: FileState): string {
+  return JSON.stringify(state.services.map((s) => [s.name, s.ports, s.exe ?? null, s.health, s.type ?? null]));
+}
+
+export function describeChange(before: { services: readonly Service[]; files: readonly FileState[] } | undefined, after: { services: readonly Service[]; files: readonly FileState[] }): Change {
+  const oldPorts = mergeRanges((before?.services ?? []).flatMap((s) => s.ports));
+  const newPorts = mergeRanges(after.services.flatMap((s) => s.ports));
+  const oldFiles = new Map((before?.files ?? []).map((f) => [f.file, f]));
+  const newFiles = new Map(after.files.map((f) => [f.file, f]));
+  const files: string[] = [];
+  for (const [file, state] of newFiles) {
+    const previous = oldFiles.get(file);
+    const name = basename(file);
+    if (state.status !== 'valid') {
+      if (!previous || previous.status === 'valid' || contentKey(previous) !== contentKey(state)) files.push(`${name} invalid`);
+    } else if (!previous) {
+      files.push(`${name} added`);
+    } else if (previous.status !== 'valid') {
+      files.push(`${name} fixed`);
+    } else if (contentKey(previous) !== contentKey(state)) {
+      files.push(`${name} changed`);
+    }
+  }
+  for (const file of oldFiles.keys()) if (!newFiles.has(file)) files.push(`${basename(file)} removed`);
+  const oldNames = new Set((before?.services ?? []).map((s) => s.name));
+  const newNames = new Set(after.services.map((s) => s.name));
+  return {
+    added: subtractRanges(newPorts, oldPorts),
+    removed: subtractRanges(oldPorts, newPorts),
+    files,
+    servicesAdded: [...newNames].filter((n) => !oldNames.has(n)).sort(),
+    servicesRemoved: [...oldNames].filter((n) => !newNames.has(n)).sort(),
+  };
+}
+
+/** "ports +3000 -8080 (frontend.yaml added, api.yaml removed)"; "no port change (x.yaml invalid)". */
+export function formatChange(change: Change): string {
+  const parts: string[] = [];
+  if (change.added.length > 0) parts.push(`+${formatRanges(change.added).split(',').join(' +')}`);
+  if (change.removed.length > 0) parts.push(`-${formatRanges(change.removed).split(',').join(' -')}`);
+  const head = parts.length > 0 ? `ports ${parts.join(' ')}` : 'no port change';
+  return change.files.length > 0 ? `${head} (${change.files.join(', ')})` : head;
+}
