@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# End-to-end proof on a real systemd: boots systemd in an nspawn container, installs the .deb, exercises coral-agent.service.
+#
+# Usage (as root): bash test/e2e/systemd-e2e.sh
+# Env: CORAL_DEB=path.deb          test this package instead of building one
+#      CORAL_E2E_BUILD=0           build the .deb from the compiled dist/ as it is (no `npm run build`)
+#      CORAL_E2E_KEEP=1            keep the scratch dir (journal, logs) even when every check passed
+#      CORAL_E2E_CONNECT_ARGS      arguments of `coral` that connect service `api` on port 4000
+#      CORAL_E2E_SWAP_PATTERN      extended regex a journal line shows for a Beyla swap
+#      BOOT_TIMEOUT=60             seconds allowed for the container to boot
+# Prints `SKIP: <reason>` and exits 0 where a container cannot boot (not root, no CAP_SYS_ADMIN,
+# no systemd-nspawn). On failure the container's journal is kept in the scratch dir.
+# The boot/teardown follows /work/shared/recipes/systemd-nspawn-boot.sh: the host's / is the
+# read-only lower layer of a tmpfs overlay, so nothing installed in the container touches the host.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-60}
+CONNECT_ARGS=${CORAL_E2E_CONNECT_ARGS:-connect api --port 4000}
+SWAP_PATTERN=${CORAL_E2E_SWAP_PATTERN:-swap|promot|replac}
+MACHINE=coral-e2e-$$
+INIT_ARGS="systemd.mask=postgresql.service systemd.mask=postgresql@15-main.service systemd.mask=console-getty.service"
+UNIT=coral-agent.service
+
+PASSED=0
+skip() { echo "SKIP: $*"; exit 0; }
+step() { printf '\n=== %s\n' "$*"; }
+ok() { PASSED=$((PASSED + 1)); printf 'ok %d - %s\n' "$PASSED" "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds or the deadline passes.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$(( $(date +%s) + seconds ))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting for: $what"
+    sleep 0.2
+  done
+}
+
+# ------------------------------------------------------------------ can a container boot here?
+[ "$(id -u)" = 0 ] || skip "needs root to boot a systemd container (run as root, as CI does)"
+cap_eff=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+(( (16#$cap_eff >> 21) & 1 )) || skip "no CAP_SYS_ADMIN: systemd-nspawn cannot boot a container here"
+for tool in unshare nsenter mount; do
+  command -v "$tool" >/dev/null || skip "$tool (util-linux) is missing"
+done
+[ -x /lib/systemd/systemd ] || [ -x /usr/lib/systemd/systemd ] ||
+  skip "systemd is not installed on this host, so its / cannot boot as a container"
+if ! command -v systemd-nspawn >/dev/null; then
+  echo "installing systemd-container (systemd-nspawn)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd-container; } >/dev/null 2>&1 ||
+    skip "systemd-nspawn is missing and apt-get could not install systemd-container"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/coral-e2e.XXXXXX")
+SHARE=$WORK/share
+mkdir -p "$SHARE"
+echo "scratch dir: $WORK"
+
+# ------------------------------------------------------------------ the package under test
+if [ -n "${CORAL_DEB:-}" ]; then
+  [ -f "$CORAL_DEB" ] || fail "CORAL_DEB=$CORAL_DEB does not exist"
+  cp "$CORAL_DEB" "$SHARE/coral-agent.deb"
+else
+  step "building the .deb (packaging/build-deb.sh)"
+  build_args=(--out "$WORK/deb")
+  [ "${CORAL_E2E_BUILD:-1}" = 0 ] && build_args+=(--no-build)
+  deb=$(bash "$REPO/packaging/build-deb.sh" "${build_args[@]}") || fail "packaging/build-deb.sh failed"
+  cp "$deb" "$SHARE/coral-agent.deb"
+fi
+echo "package: $(dpkg-deb -f "$SHARE/coral-agent.deb" Package Version Architecture | tr '\n' ' ')"
+
+# The Beyla test double, installed in the container as /usr/local/bin/beyla.
+[ -x "$REPO/test/beyla-double/beyla" ] || fail "test/beyla-double/beyla is missing"
+cp -r "$REPO/test/beyla-double" "$SHARE/beyla-double"
+cat > "$SHARE/beyla" <<'EOF'
+#!/bin/sh
+# Beyla test double for the e2e container: records each live instance in FAKE_BEYLA_STATE_DIR.
+export FAKE_BEYLA_STATE_DIR=/var/lib/coral-e2e/beyla-state
+export NODE_PATH=/usr/lib/coral-agent/node_modules
+exec /usr/bin/node /usr/local/lib/coral-e2e/beyla-double/beyla "$@"
+EOF
+# Lists the live double instances: "<pid> <normalized open ports>" per line.
+cat > "$SHARE/live-doubles.mjs" <<'EOF'
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+const dir = '/var/lib/coral-e2e/beyla-state';
+for (const name of existsSync(dir) ? readdirSync(dir).filter((n) => /^\d+\.json$/.test(n)) : []) {
+  let state;
+  try { state = JSON.parse(readFileSync(`${dir}/${name}`, 'utf8')); } catch { continue; }
+  if (existsSync(`/proc/${state.pid}`)) console.log(`${state.pid} ${state.normalized_open_ports || '-'}`);
+}
+EOF
+cat > "$SHARE/e2e.conf" <<'EOF'
+# Test-only drop-in of the e2e: a wedge trigger, a short watchdog and restart delay, the double's state dir.
+[Service]
+Environment=CORAL_TEST_WEDGE_SIGNAL=SIGUSR2
+WatchdogSec=4s
+RestartSec=1s
+ReadWritePaths=/var/lib/coral-e2e
+EOF
+cat > "$SHARE/coral.yaml" <<'EOF'
+# coral.yaml of the e2e: the double as Beyla, short debounce and readiness for speed.
+agent:
+  services:
+    - name: base
+      port: 7000
+      health: none
+  beyla:
+    binary: /usr/local/bin/beyla
+    debounce: 500ms
+    readiness:
+      min_uptime: 300ms
+EOF
+printf 'agent:\n  beyla: [this is not yaml\n' > "$SHARE/broken.yaml"
+
+# ------------------------------------------------------------------ boot
+step "booting systemd in a container"
+t0=$(now_ms)
+unshare --mount --propagation private /bin/sh -c '
+  set -e
+  mount -t tmpfs -o mode=755 tmpfs /run
+  mkdir -p /run/nspawn-root
+  mount --bind / /run/nspawn-root
+  mount -o remount,bind,ro /run/nspawn-root
+  exec systemd-nspawn --quiet --directory=/run/nspawn-root --volatile=overlay --boot \
+       --register=no --keep-unit --link-journal=no --private-network \
+       --machine="$0" --bind="$1":/srv/share --console=passive -- $2
+' "$MACHINE" "$SHARE" "$INIT_ARGS" > "$WORK/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+LEADER=
+
+C() { nsenter --target "$LEADER" --all -- "$@"; }   # run inside the container
+
+teardown() {
+  local rc=$?
+  set +e
+  if [ "$rc" != 0 ] && [ -n "$LEADER" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    C journalctl -b --no-pager -o short-monotonic > "$WORK/journal.txt" 2>&1
+    echo "--- journalctl -u $UNIT (last 60 lines; whole journal kept in $WORK/journal.txt)"
+    C journalctl -u "$UNIT" --no-pager -o short-monotonic -n 60
+  fi
+  if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    if [ -n "$LEADER" ] && C systemctl poweroff --no-block >/dev/null 2>&1; then
+      for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+    fi
+    kill -0 "$NSPAWN_PID" 2>/dev/null && kill -TERM "$NSPAWN_PID"
+    for _ in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$NSPAWN_PID" 2>/dev/null && kill -KILL "$NSPAWN_PID"
+  fi
+  wait "$NSPAWN_PID" 2>/dev/null
+  if [ "$rc" = 0 ] && [ "${CORAL_E2E_KEEP:-0}" != 1 ]; then
+    rm -rf "$WORK"
+  else
+    echo "scratch dir kept: $WORK"
+  fi
+  exit "$rc"
+}
+trap teardown EXIT
+
+deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
+state=
+while :; do
+  if ! kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    cat "$WORK/nspawn.log"
+    skip "systemd-nspawn exited before the container booted (log above)"
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    cat "$WORK/nspawn.log"
+    skip "the container did not finish booting within ${BOOT_TIMEOUT}s"
+  fi
+  LEADER=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | tr -d ' ' | head -n1 || true)
+  if [ -n "$LEADER" ] && [ "$(cat /proc/"$LEADER"/comm 2>/dev/null)" = systemd ]; then
+    state=$(C systemctl is-system-running --wait 2>/dev/null || true)
+    case "$state" in running|degraded) break ;; esac
+  fi
+  sleep 0.2
+done
+echo "container up in $(( $(now_ms) - t0 )) ms (PID 1 is host pid $LEADER, state $state)"
+
+# ------------------------------------------------------------------ helpers inside the container
+unit_prop() { C systemctl show -P "$1" "$UNIT"; }
+journal_mark() { C journalctl --show-cursor -n 0 -q --no-pager | sed -n 's/^-- cursor: //p'; }
+journal_since() { C journalctl -u "$UNIT" --no-pager -o cat --after-cursor="$1"; }
+journal_has() { journal_since "$1" | grep -qF -- "$2"; }
+live_doubles() { C node /srv/share/live-doubles.mjs; }
+# ports_cover "2999-3000,4000" 3000 -> success when the port is in the list of ports and ranges
+ports_cover() {
+  local list=$1 port=$2 item from to items
+  IFS=, read -ra items <<< "$list"
+  for item in "${items[@]}"; do
+    from=${item%-*}; to=${item#*-}
+    [[ $from =~ ^[0-9]+$ && $to =~ ^[0-9]+$ ]] || continue
+    (( port >= from && port <= to )) && return 0
+  done
+  return 1
+}
+# double_with PORT...: one live double whose ports cover all of PORT..., printed as "<pid> <ports>"
+double_with() {
+  local pid ports port hit
+  while read -r pid ports; do
+    [ -n "$pid" ] || continue
+    hit=1
+    for port in "$@"; do ports_cover "$ports" "$port" || { hit=0; break; }; done
+    [ "$hit" = 1 ] && { echo "$pid $ports"; return 0; }
+  done < <(live_doubles)
+  return 1
+}
+only_double_with() { # exactly one live double, covering PORT...
+  [ "$(live_doubles | grep -c .)" = 1 ] && double_with "$@" >/dev/null
+}
+pid_alive() { C test -d "/proc/$1"; }
+active_running() { [ "$(unit_prop ActiveState)" = active ] && [ "$(unit_prop SubState)" = running ]; }
+
+# ------------------------------------------------------------------ prepare and install
+step "preparing the container: Beyla double, test drop-in, users"
+if C dpkg-query -W -f='${Status}' coral-agent 2>/dev/null | grep -q 'ok installed'; then
+  echo "the host's coral-agent package is visible in the container: purging it there first"
+  C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq coral-agent >/dev/null
+fi
+C rm -rf /etc/coral
+# An image's policy-rc.d (exit 101: "start nothing") would stop postinst from starting the unit.
+C rm -f /usr/sbin/policy-rc.d
+C mkdir -p /usr/local/lib/coral-e2e /var/lib/coral-e2e/beyla-state /etc/systemd/system/coral-agent.service.d
+C cp -r /srv/share/beyla-double /usr/local/lib/coral-e2e/beyla-double
+C install -m 0755 /srv/share/beyla /usr/local/bin/beyla
+C install -m 0644 /srv/share/e2e.conf /etc/systemd/system/coral-agent.service.d/e2e.conf
+C sh -c 'useradd -M -s /usr/sbin/nologin alice && useradd -M -s /usr/sbin/nologin bob'
+# Depends: nodejs (>= 20). Where node is not a Debian package (a tarball install), stand in for it
+# with an equivs-style empty `nodejs` package, inside the throwaway container only.
+if ! C dpkg-query -W -f='${Status}' nodejs 2>/dev/null | grep -q 'ok installed'; then
+  node_version=$(C node -p 'process.versions.node')
+  echo "nodejs is not a dpkg package here (node $node_version): installing an empty stand-in package"
+  C sh -c "set -e; d=\$(mktemp -d); mkdir \$d/DEBIAN
+    printf 'Package: nodejs\nVersion: %s-coral-e2e\nArchitecture: all\nMaintainer: coral e2e <e2e@coral-agent.dev>\nDescription: stand-in for a Node.js installed outside dpkg\n' '$node_version' > \$d/DEBIAN/control
+    dpkg-deb --root-owner-group --build \$d /tmp/nodejs-standin.deb >/dev/null && dpkg -i /tmp/nodejs-standin.deb >/dev/null"
+fi
+
+step "installing the package (dpkg -i)"
+C env DEBIAN_FRONTEND=noninteractive dpkg -i /srv/share/coral-agent.deb
+[ "$(C dpkg-query -W -f='${Status}' coral-agent)" = "install ok installed" ] || fail "package not installed"
+ok "the .deb installs"
+C getent group coral >/dev/null || fail "group coral missing"
+[ "$(C stat -c '%U:%G %a' /etc/coral/services.d)" = "root:coral 2775" ] ||
+  fail "/etc/coral/services.d is $(C stat -c '%U:%G %a' /etc/coral/services.d), want root:coral 2775"
+C dpkg-query -W -f='${Conffiles}\n' coral-agent | grep -q '/etc/coral/coral.yaml' || fail "coral.yaml is not a conffile"
+ok "group coral, /etc/coral/services.d root:coral 2775, /etc/coral/coral.yaml a conffile"
+C systemd-analyze verify "$UNIT" || fail "systemd-analyze verify $UNIT"
+[ "$(unit_prop Type)" = notify ] && [ "$(unit_prop NotifyAccess)" = main ] || fail "unit is not Type=notify NotifyAccess=main"
+ok "systemd-analyze verify is clean; Type=notify, NotifyAccess=main"
+[ "$(C systemctl is-enabled "$UNIT")" = enabled ] || fail "unit not enabled by postinst"
+wait_for 30 "postinst to start the unit on the default config" active_running
+ok "postinst enabled and started $UNIT on the packaged default config"
+
+# ------------------------------------------------------------------ start waits for READY=1
+step "systemctl start returns only after READY=1; status shows STATUS="
+C install -m 0644 /srv/share/coral.yaml /etc/coral/coral.yaml
+C systemctl stop "$UNIT"
+t=$(now_ms)
+C systemctl start "$UNIT"
+echo "systemctl start returned after $(( $(now_ms) - t )) ms"
+# Type=notify: the unit stays "activating" until READY=1, so "active" the moment start returns
+# means start waited for READY=1.
+[ "$(unit_prop ActiveState)" = active ] || fail "start returned while the unit is $(unit_prop ActiveState)"
+status_text=$(unit_prop StatusText)
+[ -n "$status_text" ] || fail "no STATUS= text after start"
+C systemctl status "$UNIT" --no-pager -n 0 | tee "$WORK/status.txt" || true
+grep -qF "Status: \"$status_text" "$WORK/status.txt" || fail "systemctl status does not show the STATUS= text"
+ok "start returned with the unit active; systemctl status shows Status: \"$status_text\""
+wait_for 30 "the Beyla double on port 7000" only_double_with 7000
+read -r pid_before ports_before < <(double_with 7000)
+echo "Beyla double pid $pid_before ports $ports_before"
+
+# ------------------------------------------------------------------ drop-in -> port diff and swap
+step "a drop-in in /etc/coral/services.d: port diff and Beyla swap"
+mark=$(journal_mark)
+C sh -c 'printf "name: web\nport: 3000\nhealth: none\n" > /etc/coral/services.d/web.yaml'
+wait_for 30 "one double running with ports 3000 and 7000" only_double_with 3000 7000
+read -r pid_web ports_web < <(double_with 3000 7000)
+[ "$pid_web" != "$pid_before" ] && ! pid_alive "$pid_before" || fail "the old Beyla ($pid_before) was not replaced"
+wait_for 10 "a journal line with the port diff (+3000)" journal_has "$mark" '+3000'
+journal_since "$mark" | grep -F '+3000' | head -3
+journal_since "$mark" | grep -Eiq "$SWAP_PATTERN" || fail "no journal line matching /$SWAP_PATTERN/ (Beyla swap)"
+journal_since "$mark" | grep -Ei "$SWAP_PATTERN" | head -3
+ok "journal shows ports +3000 and a Beyla swap; double $pid_before -> $pid_web now runs with ports $ports_web"
+
+# ------------------------------------------------------------------ coral connect: group coral only
+step "coral connect as a member of group coral, and as another user"
+C usermod -aG coral alice
+mark=$(journal_mark)
+# shellcheck disable=SC2086 # CONNECT_ARGS is a word list
+C runuser -u alice -- coral $CONNECT_ARGS || fail "coral $CONNECT_ARGS failed for alice (member of coral)"
+wait_for 30 "a double running with port 4000 too" only_double_with 3000 4000 7000
+ok "alice (group coral) ran coral $CONNECT_ARGS; Beyla now covers 4000"
+set +e
+# shellcheck disable=SC2086
+refused=$(C runuser -u bob -- coral $CONNECT_ARGS 2>&1)
+refused_rc=$?
+set -e
+echo "bob: exit $refused_rc: $refused"
+[ "$refused_rc" != 0 ] || fail "bob (not in group coral) was allowed to connect"
+echo "$refused" | grep -Eiq 'coral' && echo "$refused" | grep -Eiq 'permission|denied|not allowed|group' ||
+  fail "bob's refusal does not say clearly why (want a mention of group coral / permission)"
+ok "bob (not in group coral) is refused with: $(echo "$refused" | head -n1)"
+
+# ------------------------------------------------------------------ reload with a broken coral.yaml
+step "systemctl reload with a broken coral.yaml fails and keeps the old config"
+main_pid=$(unit_prop MainPID)
+read -r pid_double _ < <(double_with 3000 4000 7000)
+C cp /etc/coral/coral.yaml /root/coral.yaml.good
+C install -m 0644 /srv/share/broken.yaml /etc/coral/coral.yaml
+if C systemctl reload "$UNIT"; then fail "systemctl reload succeeded with a broken coral.yaml"; fi
+active_running || fail "the unit is $(unit_prop ActiveState)/$(unit_prop SubState) after a failed reload"
+[ "$(unit_prop MainPID)" = "$main_pid" ] || fail "the agent restarted on a failed reload"
+pid_alive "$pid_double" && double_with 3000 4000 7000 >/dev/null || fail "Beyla changed on a failed reload"
+ok "reload failed, the unit stays active (pid $main_pid) and Beyla keeps ports 3000, 4000, 7000"
+C install -m 0644 /root/coral.yaml.good /etc/coral/coral.yaml
+C systemctl reload "$UNIT" || fail "systemctl reload failed with the good coral.yaml restored"
+ok "reload succeeds again once coral.yaml is fixed"
+
+# ------------------------------------------------------------------ watchdog
+step "a wedged event loop is killed by the watchdog and restarted"
+main_pid=$(unit_prop MainPID)
+restarts=$(unit_prop NRestarts)
+mark=$(journal_mark)
+C systemctl kill --kill-who=main -s SIGUSR2 "$UNIT"
+restarted() { [ "$(unit_prop NRestarts)" -gt "$restarts" ] && [ "$(unit_prop MainPID)" != "$main_pid" ] && active_running; }
+wait_for 40 "a watchdog kill and restart" restarted
+journal_has "$mark" 'Watchdog timeout' || fail "no 'Watchdog timeout' in the journal"
+pid_alive "$pid_double" && fail "the old Beyla ($pid_double) survived the agent's watchdog kill"
+wait_for 30 "Beyla back with ports 3000, 4000, 7000 after the restart" only_double_with 3000 4000 7000
+ok "watchdog timeout killed pid $main_pid; restarted as $(unit_prop MainPID) (NRestarts $(unit_prop NRestarts)); old Beyla gone, new one up"
+
+# ------------------------------------------------------------------ upgrade restarts
+step "reinstalling the package (upgrade path) restarts the service and keeps coral.yaml"
+main_pid=$(unit_prop MainPID)
+C env DEBIAN_FRONTEND=noninteractive dpkg -i /srv/share/coral-agent.deb >/dev/null
+wait_for 30 "the unit active again after the upgrade" active_running
+[ "$(unit_prop MainPID)" != "$main_pid" ] || fail "postinst did not restart the service on upgrade"
+C grep -q 'debounce: 500ms' /etc/coral/coral.yaml || fail "the upgrade replaced the edited coral.yaml"
+ok "upgrade restarted the agent ($main_pid -> $(unit_prop MainPID)) and kept the edited conffile"
+
+# ------------------------------------------------------------------ stop leaves no Beyla
+step "systemctl stop leaves no Beyla process"
+wait_for 30 "Beyla up before the stop" only_double_with 3000 4000 7000
+C systemctl stop "$UNIT"
+[ "$(unit_prop ActiveState)" = inactive ] || fail "unit is $(unit_prop ActiveState) after stop"
+[ -z "$(live_doubles)" ] || fail "Beyla still running after stop: $(live_doubles)"
+if C pgrep -af beyla-double; then fail "a beyla-double process outlived the agent"; fi
+ok "stopped; no Beyla process left"
+
+# ------------------------------------------------------------------ purge
+step "apt-get purge removes the package cleanly"
+C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq coral-agent >/dev/null
+dpkg_status=$(C dpkg-query -W -f='${Status}' coral-agent 2>/dev/null || true)
+case "$dpkg_status" in ""|*not-installed) ;; *) fail "dpkg still has coral-agent: $dpkg_status" ;; esac
+for path in /etc/coral /usr/lib/coral-agent /usr/bin/coral /usr/bin/coral-agent /lib/systemd/system/$UNIT \
+  /etc/systemd/system/multi-user.target.wants/$UNIT /var/lib/coral-agent; do
+  if C test -e "$path"; then fail "$path is left after purge"; fi
+done
+if C getent group coral >/dev/null; then fail "group coral (created by the package) is left after purge"; fi
+ok "purged: no files, no /etc/coral, no enablement, group coral removed"
+
+step "done"
+echo "systemd-e2e: $PASSED passed, 0 failed"
