@@ -17,6 +17,20 @@ export interface BeylaMetrics {
   readinessFailures: client.Counter;
   /** `coral_agent_beyla_swap_duration_seconds`: from the decision to swap to the new instance promoted. */
   swapSeconds: client.Histogram;
+  /** `coral_agent_beyla_scrape_errors_total`: shared with the stable metrics server (get-or-create). */
+  scrapeErrors: client.Counter;
+}
+
+const SCRAPE_ERRORS = 'coral_agent_beyla_scrape_errors_total';
+
+function scrapeErrorCounter(registry: client.Registry): client.Counter {
+  const existing = registry.getSingleMetric(SCRAPE_ERRORS);
+  if (existing) return existing as client.Counter;
+  return new client.Counter({
+    name: SCRAPE_ERRORS,
+    help: "Scrapes where the active Beyla instance's metrics could not be fetched (the agent's were served alone).",
+    registers: [registry],
+  });
 }
 
 export const SWAP_BUCKETS = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60];
@@ -50,5 +64,6 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
       buckets: SWAP_BUCKETS,
       registers,
     }),
+    scrapeErrors: scrapeErrorCounter(registry),
   };
 }

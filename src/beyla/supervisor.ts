@@ -153,6 +153,8 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   /** Every instance not yet exited. */
   private readonly live = new Set<BeylaInstance>();
   private readonly stopping = new Set<BeylaInstance>();
+  /** Per live instance: resolves once it has exited and its config file is gone. */
+  private readonly reaped = new Map<BeylaInstance, Promise<void>>();
   private generation = 0;
   private binary: string;
   private binaryMissing = false;
@@ -239,15 +241,17 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
    * that is active when called; if that read fails it returns that same instance's last good
    * text (or null), so a caller never mixes two instances' series. Never throws.
    */
-  async scrapeActive(): Promise<string | null> {
+  async scrapeActive(signal?: AbortSignal): Promise<string | null> {
     const active = this.active;
     if (!active) return null;
     const generation = active.instance.generation;
     try {
-      const text = await fetchText(`http://127.0.0.1:${active.instance.ports.metrics}${METRICS_PATH}`, { timeoutMs: this.timing.scrapeTimeoutMs });
+      const url = `http://127.0.0.1:${active.instance.ports.metrics}${METRICS_PATH}`;
+      const text = await fetchText(url, { timeoutMs: this.timing.scrapeTimeoutMs, ...(signal ? { signal } : {}) });
       if (this.lastScrape === null || this.lastScrape.generation <= generation) this.lastScrape = { generation, text };
       return text;
     } catch (error) {
+      this.metrics.scrapeErrors.inc();
       this.log.debug({ err: error, generation }, 'scraping the active Beyla failed; serving its last good metrics');
       return this.lastScrape?.generation === generation ? this.lastScrape.text : null;
     }
@@ -504,7 +508,9 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       });
     } catch (error) {
       this.candidate = null;
+      const reaped = this.reaped.get(instance);
       await instance.kill();
+      await reaped;
       const cannotRun = instance.exit?.spawnError !== undefined;
       const message = cannotRun
         ? `Beyla binary ${binary} cannot run: ${instance.exit?.spawnError}; ${INSTALL_HINT}`
@@ -538,16 +544,18 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     return { ok: true, replaced: old !== null, spawnMs };
   }
 
+  /** Follows an instance to its exit: then its config file is removed and a crash is handled. */
   private track(instance: BeylaInstance): void {
     this.live.add(instance);
-    void instance.exited.then(async (exit) => {
-      this.live.delete(instance);
-      this.stopping.delete(instance);
+    this.reaped.set(instance, instance.exited.then(async (exit) => {
       await removeConfigFile(instance.configFile).catch((error: unknown) => {
         this.log.warn({ err: error, config_file: instance.configFile }, 'could not remove an old Beyla config');
       });
+      this.live.delete(instance);
+      this.stopping.delete(instance);
+      this.reaped.delete(instance);
       this.onExit(instance, exit);
-    });
+    }));
   }
 
   private watchActive(instance: BeylaInstance): void {
@@ -598,7 +606,9 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private async stopInstance(instance: BeylaInstance): Promise<void> {
     this.stopping.add(instance);
     this.emitState();
+    const reaped = this.reaped.get(instance);
     const exit = await instance.stop(this.settings.shutdownTimeoutMs + this.timing.stopMarginMs);
+    await reaped;
     this.log.info({ generation: instance.generation, pid: instance.pid, exit_code: exit.code, signal: exit.signal }, 'Beyla instance stopped');
   }
 
