@@ -14,16 +14,22 @@ function fileError(file: string, message: string, hint?: string): { file: string
   return { file, error: { file, line: 0, col: 0, severity: 'error', message, ...(hint ? { hint } : {}) } };
 }
 
-async function readCapped(path: string): Promise<Uint8Array> {
+/** Read at most MAX_FILE_BYTES + 1 bytes; the buffer starts at the size stat saw and grows only if the file does. */
+async function readCapped(path: string, sizeHint: number): Promise<Uint8Array> {
   const handle = await open(path, 'r');
   try {
-    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+    let buffer = Buffer.allocUnsafe(Math.min(sizeHint, MAX_FILE_BYTES) + 1);
     let total = 0;
     for (;;) {
+      if (total === buffer.length) {
+        if (total > MAX_FILE_BYTES) break;
+        const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, MAX_FILE_BYTES + 1));
+        buffer.copy(bigger, 0, 0, total);
+        buffer = bigger;
+      }
       const { bytesRead } = await handle.read(buffer, total, buffer.length - total, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > MAX_FILE_BYTES) break;
     }
     return buffer.subarray(0, total);
   } finally {
@@ -46,7 +52,7 @@ export async function readSourceFile(file: string): Promise<SourceFile> {
     if (!info.isFile()) return fileError(file, 'not a regular file');
     if (info.mode & 0o002) return fileError(file, `file is world-writable (mode ${(info.mode & 0o777).toString(8)}): refusing to trust it`, `chmod o-w ${file}`);
     if (info.size > MAX_FILE_BYTES) return fileError(file, `file is ${info.size} bytes, over the 1 MiB limit`, 'a service definition is a few lines; split or fix the file');
-    const bytes = await readCapped(file);
+    const bytes = await readCapped(file, info.size);
     if (bytes.length > MAX_FILE_BYTES) return fileError(file, 'file grew over the 1 MiB limit while being read');
     return { file, bytes };
   } catch (error) {
