@@ -296,6 +296,26 @@ describe('BeylaSupervisor failures and lifecycle', () => {
     for (const pid of h.pids) assert.equal(isAlive(pid), false);
   });
 
+  test('an active instance that logs a fatal line while alive is replaced on the same config', async (t) => {
+    const faultDir = await mkdtemp(join(tmpdir(), 'coral-fault-'));
+    t.after(() => rm(faultDir, { recursive: true, force: true }));
+    const faultFile = join(faultDir, 'fault');
+    await writeFile(faultFile, 'fatal-log=0.8'); // taken by the first instance only
+    const h = await harness(t, { env: { FAKE_BEYLA_FAULT_FILE: faultFile }, timing: { initialBackoffMs: 100 } });
+    assert.equal((await h.sup.apply(desired(8080))).result, 'started');
+    const firstPid = activePid(h);
+    const recovered = await waitFor('the replacement to be ready', () => {
+      const status = h.sup.status();
+      return status.state === 'ready' && status.generation === 2 ? status : undefined;
+    });
+    assert.equal(recovered.consecutiveCrashes, 1);
+    assert.equal(recovered.portsString, '8080');
+    assert.equal(isAlive(firstPid), false, 'the useless instance was stopped');
+    const report = h.logs.find((l) => l.msg === 'active Beyla logged a fatal line: replacing it');
+    assert.match(String(report?.beyla_error), /Unable to load eBPF watcher for process events/);
+    assert.equal(metricValue(await h.registry.metrics(), 'beyla_restarts_total{reason="crash"}'), 1);
+  });
+
   test('after stop() no process the supervisor started is left, even mid-swap and with one ignoring SIGTERM', async (t) => {
     const stubborn = settings({ shutdownTimeoutMs: 300, config: { x_test_double: { fault: 'hang-on-term' } } });
     const h = await harness(t, { settings: stubborn, timing: { stopMarginMs: 200 } });
