@@ -17,29 +17,49 @@ function where(service: Service): string {
   return `${service.source.file}:${service.source.line}`;
 }
 
+/** Which accepted service holds each port (accepted services never share one). */
+type PortOwners = Map<number, Service>;
+
+function firstOwned(service: Service, owners: PortOwners, replaced: ReadonlySet<string>): { port: number; other: Service } | undefined {
+  for (const range of service.ports) {
+    for (let port = range.from; port <= range.to; port++) {
+      const other = owners.get(port);
+      if (other && !replaced.has(other.name)) return { port, other };
+    }
+  }
+  return undefined;
+}
+
 /** The port conflicts `candidate` would have with the services accepted so far (ignoring those it replaces). */
-function conflicts(candidate: readonly Service[], accepted: ReadonlyMap<string, Service>, file: string): Diagnostic[] {
+function conflicts(candidate: readonly Service[], owners: PortOwners, file: string): Diagnostic[] {
   const replaced = new Set(candidate.map((s) => s.name));
   const out: Diagnostic[] = [];
   for (const service of candidate) {
-    for (const other of accepted.values()) {
-      if (replaced.has(other.name)) continue;
-      const port = firstOverlap(service.ports, other.ports);
-      if (port === undefined) continue;
-      out.push({
-        file, line: service.source.line, col: service.source.col, severity: 'error',
-        message: `port ${port} of service "${service.name}" is already used by service "${other.name}" (${where(other)}); this file is rejected`,
-        hint: `each port belongs to one service: change the port here or in ${other.source.file}`,
-      });
-      break;
-    }
+    const hit = firstOwned(service, owners, replaced);
+    if (hit === undefined) continue;
+    const { port, other } = hit;
+    out.push({
+      file, line: service.source.line, col: service.source.col, severity: 'error',
+      message: `port ${port} of service "${service.name}" is already used by service "${other.name}" (${where(other)}); this file is rejected`,
+      hint: `each port belongs to one service: change the port here or in ${other.source.file}`,
+    });
   }
   return out;
+}
+
+function setOwner(owners: PortOwners, service: Service, owner: Service | undefined): void {
+  for (const range of service.ports) {
+    for (let port = range.from; port <= range.to; port++) {
+      if (owner) owners.set(port, owner);
+      else if (owners.get(port) === service) owners.delete(port);
+    }
+  }
 }
 
 export function mergeSnapshot(input: MergeInput): Snapshot {
   const previousFiles = new Map((input.previous?.files ?? []).map((f) => [f.file, f]));
   const accepted = new Map<string, Service>();
+  const owners: PortOwners = new Map();
   const files: FileState[] = [];
   const diagnostics: Diagnostic[] = [...(input.extraDiagnostics ?? [])];
 
@@ -52,10 +72,10 @@ export function mergeSnapshot(input: MergeInput): Snapshot {
     if (result.ok) diagnostics.push(...result.warnings);
 
     if (content) {
-      const clash = conflicts(content, accepted, result.file);
+      const clash = conflicts(content, owners, result.file);
       if (clash.length > 0) {
         errors.push(...clash);
-        const fallback = result.ok && lastGood && conflicts(lastGood, accepted, result.file).length === 0 ? lastGood : undefined;
+        const fallback = result.ok && lastGood && conflicts(lastGood, owners, result.file).length === 0 ? lastGood : undefined;
         content = fallback;
         status = fallback ? 'stale' : 'rejected';
       }
@@ -74,6 +94,8 @@ export function mergeSnapshot(input: MergeInput): Snapshot {
           hint: 'the later file wins: drop-ins after coral.yaml, in lexical order',
         });
       }
+      if (earlier) setOwner(owners, earlier, undefined);
+      setOwner(owners, service, service);
       accepted.set(service.name, service);
     }
     files.push({ file: result.file, status, services: content ? [...content] : [], errors });
