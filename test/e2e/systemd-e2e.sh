@@ -76,6 +76,7 @@ echo "package: $(dpkg-deb -f "$SHARE/coral-agent.deb" Package Version Architectu
 # The Beyla test double, installed in the container as /usr/local/bin/beyla.
 [ -x "$REPO/test/beyla-double/beyla" ] || fail "test/beyla-double/beyla is missing"
 cp -r "$REPO/test/beyla-double" "$SHARE/beyla-double"
+cp "$REPO/install.sh" "$SHARE/install.sh"
 cat > "$SHARE/beyla" <<'EOF'
 #!/bin/sh
 # Beyla test double for the e2e container: records each live instance in FAKE_BEYLA_STATE_DIR.
@@ -228,14 +229,14 @@ C cp -r /srv/share/beyla-double /usr/local/lib/coral-e2e/beyla-double
 C install -m 0755 /srv/share/beyla /usr/local/bin/beyla
 C install -m 0644 /srv/share/e2e.conf /etc/systemd/system/coral-agent.service.d/e2e.conf
 C sh -c 'useradd -M -s /usr/sbin/nologin alice && useradd -M -s /usr/sbin/nologin bob'
-# Depends: nodejs (>= 20). Where node is not a Debian package (a tarball install), stand in for it
-# with an equivs-style empty `nodejs` package, inside the throwaway container only.
+# Depends: nodejs (>= 20). Where node is not a Debian package (a tarball install), a local package
+# Provides it, as install.sh does (inside the throwaway container only).
 if ! C dpkg-query -W -f='${Status}' nodejs 2>/dev/null | grep -q 'ok installed'; then
   node_version=$(C node -p 'process.versions.node')
-  echo "nodejs is not a dpkg package here (node $node_version): installing an empty stand-in package"
+  echo "nodejs is not a dpkg package here (node $node_version): registering it as coral-nodejs-local"
   C sh -c "set -e; d=\$(mktemp -d); mkdir \$d/DEBIAN
-    printf 'Package: nodejs\nVersion: %s-coral-e2e\nArchitecture: all\nMaintainer: coral e2e <e2e@coral-agent.dev>\nDescription: stand-in for a Node.js installed outside dpkg\n' '$node_version' > \$d/DEBIAN/control
-    dpkg-deb --root-owner-group --build \$d /tmp/nodejs-standin.deb >/dev/null && dpkg -i /tmp/nodejs-standin.deb >/dev/null"
+    printf 'Package: coral-nodejs-local\nVersion: %s\nArchitecture: all\nMaintainer: coral e2e <e2e@coral-agent.dev>\nProvides: nodejs (= %s)\nDescription: Node.js installed outside dpkg\n' '$node_version' '$node_version' > \$d/DEBIAN/control
+    dpkg-deb --root-owner-group --build \$d /tmp/nodejs-local.deb >/dev/null && dpkg -i /tmp/nodejs-local.deb >/dev/null"
 fi
 
 step "installing the package (dpkg -i)"
@@ -362,6 +363,21 @@ for path in /etc/coral /usr/lib/coral-agent /usr/bin/coral /usr/bin/coral-agent 
 done
 if C getent group coral >/dev/null; then fail "group coral (created by the package) is left after purge"; fi
 ok "purged: no files, no /etc/coral, no enablement, group coral removed"
+
+# ------------------------------------------------------------------ install.sh
+step "install.sh --deb: installs and starts; --uninstall keeps /etc/coral; --purge removes it"
+C bash /srv/share/install.sh --deb /srv/share/coral-agent.deb --beyla /usr/local/bin/beyla
+active_running || fail "install.sh left the unit $(unit_prop ActiveState)"
+C bash /srv/share/install.sh --deb /srv/share/coral-agent.deb >/dev/null
+active_running || fail "a second install.sh run left the unit $(unit_prop ActiveState)"
+ok "install.sh installs, enables and starts the service; running it again is harmless"
+C sh -c 'printf "name: kept\nport: 5000\n" > /etc/coral/services.d/kept.yaml'
+C bash /srv/share/install.sh --uninstall
+C test -f /etc/coral/services.d/kept.yaml || fail "install.sh --uninstall removed /etc/coral"
+if C test -e /usr/bin/coral-agent; then fail "install.sh --uninstall left /usr/bin/coral-agent"; fi
+C bash /srv/share/install.sh --uninstall --purge
+if C test -e /etc/coral; then fail "install.sh --uninstall --purge left /etc/coral"; fi
+ok "install.sh --uninstall keeps /etc/coral; --uninstall --purge removes it"
 
 step "done"
 echo "systemd-e2e: $PASSED passed, 0 failed"
