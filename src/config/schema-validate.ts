@@ -96,16 +96,40 @@ function describe(error: ErrorObject): { message: string; hint?: string; at: 'ke
   }
 }
 
+/**
+ * An anyOf error stands for its branches. When the value's type fits exactly one branch, that
+ * branch's own complaints are the useful ones (an unknown key with "did you mean", a bad enum);
+ * otherwise the anyOf error is reported alone, in words, not each branch's complaint.
+ */
+function pickErrors(errors: readonly ErrorObject[]): { error: ErrorObject; hint?: string }[] {
+  const drop = new Set<ErrorObject>();
+  const hints = new Map<ErrorObject, string>();
+  for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
+    const at = anyOf.instancePath;
+    const inside = errors.filter((e) => e !== anyOf && (e.instancePath === at || e.instancePath.startsWith(`${at}/`)));
+    const typeMisses = inside.filter((e) => e.instancePath === at && e.keyword === 'type');
+    const branches = Array.isArray(anyOf.schema) ? anyOf.schema.length : 0;
+    if (branches > 1 && typeMisses.length === branches - 1 && inside.length > typeMisses.length) {
+      drop.add(anyOf);
+      for (const e of typeMisses) drop.add(e);
+      const description = (anyOf.parentSchema as { description?: string } | undefined)?.description;
+      if (description) for (const e of inside) hints.set(e, description);
+    } else {
+      for (const e of inside) drop.add(e);
+    }
+  }
+  return errors.filter((e) => !drop.has(e)).map((error) => {
+    const hint = hints.get(error);
+    return hint === undefined ? { error } : { error, hint };
+  });
+}
+
 /** Validate data from a YAML source; each error placed at its key or value. `prefix` maps the data into the document. */
 export function validateWith(validate: ValidateFunction, data: unknown, source: YamlSource, prefix: readonly PathSegment[] = []): Diagnostic[] {
   if (validate(data)) return [];
-  const errors = validate.errors ?? [];
-  // An anyOf error stands for its branches: report it alone, in words, not each branch's complaint.
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
-  for (const error of errors) {
-    if (error.keyword !== 'anyOf' && error.schemaPath.includes('/anyOf/') && [...anyOfPaths].some((p) => error.instancePath === p || error.instancePath.startsWith(`${p}/`))) continue;
+  for (const { error, hint: branchHint } of pickErrors(validate.errors ?? [])) {
     const info = describe(error);
     const rel = pathOf(error.instancePath);
     const path = info.extraPath === undefined ? [...prefix, ...rel] : [...prefix, ...rel, info.extraPath];
@@ -115,10 +139,11 @@ export function validateWith(validate: ValidateFunction, data: unknown, source: 
     const pos = locate(source, path, info.at);
     const shownPath = dottedPath([...prefix, ...rel]);
     const message = prefix.length > 0 && shownPath ? info.message.replace(dottedPath(rel) || 'the document', shownPath) : info.message;
+    const hint = info.hint ?? branchHint;
     out.push({
       file: source.file, line: pos.line, col: pos.col, severity: 'error', message,
       path: dottedPath(path),
-      ...(info.hint ? { hint: info.hint } : {}),
+      ...(hint ? { hint } : {}),
     });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
