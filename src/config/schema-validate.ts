@@ -83,13 +83,14 @@ function describe(error: ErrorObject): { message: string; hint?: string; at: 'ke
       const guess = typeof error.data === 'string' ? didYouMean(error.data, allowed) : undefined;
       return { message: `${name} is ${show(error.data)}; expected one of ${allowed.join(', ')}`, at: 'value', ...(guess ? { hint: `did you mean "${guess}"?` } : {}) };
     }
+    case 'minItems':
+      return { message: `${name} is an empty list`, at: 'value', ...(description ? { hint: description } : {}) };
     case 'anyOf':
     case 'pattern':
     case 'minLength':
-    case 'minItems':
     default:
       return {
-        message: `${name} is not valid: ${show(error.data)}${error.keyword === 'minItems' ? ' is empty' : ''}`,
+        message: `${name} is not valid: ${show(error.data)}`,
         at: 'value',
         ...(description ? { hint: description } : {}),
       };
