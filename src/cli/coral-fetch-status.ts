@@ -1,0 +1,110 @@
+// GET /v1/status from the agent, read defensively into a typed shape (missing fields become empty values, never crashes).
+import { parsePortItem, mergeRanges } from '../config/ports.js';
+import type { Diagnostic, PortRange } from '../config/types.js';
+import { controlRequest } from '../control/control-request.js';
+import { CoralError } from '../errors.js';
+
+export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown }
+export interface SwapStatus { generation?: number; result?: string; error?: string; at?: string; durationMs?: number }
+export interface HealthStatus { state?: string; kind?: string; target?: string; lastError?: string }
+
+export interface AgentStatus {
+  state: string;
+  generation?: number;
+  pid?: number;
+  startedAt?: string;
+  desired: { ports: string; services: { name: string; ports: string; source?: string }[] };
+  applied?: { ports: string; generation?: number; at?: string };
+  pending: boolean;
+  beyla: { state: string; reason?: string; generation?: number; instances: BeylaInstanceStatus[]; lastSwap?: SwapStatus };
+  rejected: { file: string; errors: Diagnostic[] }[];
+  health: Record<string, HealthStatus>;
+  /** The body as sent, for --json. */
+  raw: unknown;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Obj : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Keep only the defined fields, so optional properties stay absent rather than `undefined`. */
+function defined<T extends Obj>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function diagnostic(v: unknown, file: string): Diagnostic {
+  const d = obj(v);
+  return defined({
+    file: str(d.file) ?? file, line: num(d.line) ?? 0, col: num(d.col) ?? 0,
+    severity: d.severity === 'warning' ? 'warning' as const : 'error' as const,
+    message: str(d.message) ?? (typeof v === 'string' ? v : JSON.stringify(v)),
+    hint: str(d.hint),
+  });
+}
+
+export function readAgentStatus(body: unknown): AgentStatus {
+  const b = obj(body);
+  const desired = obj(b.desired);
+  const beyla = obj(b.beyla);
+  const applied = b.applied === undefined || b.applied === null ? undefined : obj(b.applied);
+  const swap = beyla.lastSwap === undefined || beyla.lastSwap === null ? undefined : obj(beyla.lastSwap);
+  const health: Record<string, HealthStatus> = {};
+  for (const [name, value] of Object.entries(obj(b.health))) {
+    const h = obj(value);
+    health[name] = defined({ state: str(h.state), kind: str(h.kind), target: str(h.target), lastError: str(h.lastError) });
+  }
+  return defined({
+    state: str(b.state) ?? 'unknown',
+    generation: num(b.generation),
+    pid: num(b.pid),
+    startedAt: str(b.startedAt),
+    desired: {
+      ports: str(desired.ports) ?? '',
+      services: list(desired.services).map((s) => defined({ name: str(obj(s).name) ?? '', ports: str(obj(s).ports) ?? String(obj(s).ports ?? ''), source: str(obj(s).source) })),
+    },
+    applied: applied && defined({ ports: str(applied.ports) ?? '', generation: num(applied.generation), at: str(applied.at) }),
+    pending: b.pending === true,
+    beyla: defined({
+      state: str(beyla.state) ?? 'unknown',
+      reason: str(beyla.reason),
+      generation: num(beyla.generation),
+      instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports })),
+      lastSwap: swap && defined({ generation: num(swap.generation), result: str(swap.result), error: str(swap.error), at: str(swap.at), durationMs: num(swap.durationMs) }),
+    }),
+    rejected: list(b.rejected).map((r) => {
+      const file = str(obj(r).file) ?? '(unknown file)';
+      return { file, errors: list(obj(r).errors).map((e) => diagnostic(e, file)) };
+    }),
+    health,
+    raw: body,
+  });
+}
+
+/** "3000,8080-8089" -> ranges; parts that are not ports are skipped (the agent's text, not ours to reject). */
+export function portsOf(text: string): PortRange[] {
+  const ranges: PortRange[] = [];
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const parsed = parsePortItem(part.trim().replace(/\s+/g, ''));
+    if (!('error' in parsed)) ranges.push(parsed);
+  }
+  return mergeRanges(ranges);
+}
+
+/** Whether every port of `wanted` is inside `have`. */
+export function coversPorts(have: readonly PortRange[], wanted: readonly PortRange[]): boolean {
+  return wanted.every((w) => have.some((h) => h.from <= w.from && w.to <= h.to));
+}
+
+export async function fetchAgentStatus(opts: { socketPath: string; timeoutMs?: number }): Promise<AgentStatus> {
+  const response = await controlRequest({ socketPath: opts.socketPath, method: 'GET', path: '/v1/status', timeoutMs: opts.timeoutMs ?? 5000 });
+  if (response.status !== 200) {
+    const body = obj(response.body);
+    throw new CoralError('TEMPORARY', `coral-agent answered HTTP ${response.status} to GET /v1/status: ${str(body.error) ?? str(body.message) ?? 'no reason given'}`, {
+      hint: 'see: journalctl -u coral-agent', details: { status: response.status },
+    });
+  }
+  return readAgentStatus(response.body);
+}

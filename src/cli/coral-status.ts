@@ -1,0 +1,91 @@
+// `coral status`: the agent's and Beyla's state, generations, the last swap and its result, rejected files with their errors.
+import { compileValidators } from '../config/schema-validate.js';
+import { CoralError, EXIT } from '../errors.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
+import { loadCoralSettings } from './coral-settings.js';
+import { formatDiagnostic } from './format-diagnostic.js';
+import type { Io } from './io.js';
+
+export const STATUS_USAGE = `Usage: coral status [--config PATH] [--json]
+
+Ask the running coral-agent for its state: the agent and Beyla, the configuration generation,
+the ports wanted and the ports applied, the last Beyla swap and its result, files rejected
+with their errors, and the health of each service.
+
+Options:
+  -c, --config PATH   main file (its agent.control.socket is used)
+      --json          print the agent's answer as JSON
+  -h, --help          show this help
+
+Exit codes: 0 the agent answered, 64 usage, 66 no coral.yaml, 69 the agent is not running,
+75 the agent did not answer in time, 77 permission denied.`;
+
+function ago(iso: string | undefined): string {
+  return iso ? ` at ${iso}` : '';
+}
+
+export function formatStatus(s: AgentStatus): string[] {
+  const lines: string[] = [];
+  const gen = s.generation === undefined ? '' : `, generation ${s.generation}`;
+  lines.push(`coral-agent: ${s.state}${gen}${s.pid === undefined ? '' : `, pid ${s.pid}`}${s.startedAt ? `, since ${s.startedAt}` : ''}`);
+  const wanted = s.desired.services.length;
+  lines.push(`  desired: ${wanted} service${wanted === 1 ? '' : 's'}, ports ${s.desired.ports || '(none)'}${s.pending ? ' (change pending)' : ''}`);
+  if (s.applied) {
+    lines.push(`  applied: ports ${s.applied.ports || '(none)'}${s.applied.generation === undefined ? '' : `, generation ${s.applied.generation}`}${ago(s.applied.at)}`);
+  } else {
+    lines.push('  applied: nothing yet');
+  }
+  const b = s.beyla;
+  lines.push(`Beyla: ${b.state}${b.generation === undefined ? '' : `, generation ${b.generation}`}${b.reason ? ` (${b.reason})` : ''}`);
+  for (const i of b.instances) {
+    lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}`);
+  }
+  if (b.lastSwap) {
+    const w = b.lastSwap;
+    const took = w.durationMs === undefined ? '' : ` in ${(w.durationMs / 1000).toFixed(1)}s`;
+    lines.push(`  last swap: generation ${w.generation ?? '?'} ${w.result ?? 'unknown'}${took}${ago(w.at)}${w.error ? `: ${w.error}` : ''}`);
+  } else {
+    lines.push('  last swap: none yet');
+  }
+  if (s.rejected.length > 0) {
+    lines.push(`Rejected files (${s.rejected.length}): the agent keeps their last good content, if any`);
+    for (const r of s.rejected) {
+      lines.push(`  ${r.file}`);
+      for (const d of r.errors) lines.push(...formatDiagnostic(d).split('\n').map((l) => `    ${l}`));
+    }
+  }
+  const names = Object.keys(s.health).sort();
+  if (names.length > 0) {
+    lines.push('Health:');
+    const width = Math.max(...names.map((n) => n.length));
+    for (const name of names) {
+      const h = s.health[name]!;
+      const target = [h.kind, h.target].filter(Boolean).join(' ');
+      lines.push(`  ${name.padEnd(width)}  ${h.state ?? 'unknown'}${target ? ` (${target})` : ''}${h.lastError ? `: ${h.lastError}` : ''}`);
+    }
+  }
+  return lines;
+}
+
+export async function status(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, STATUS_USAGE);
+  if (values.help) {
+    io.out(STATUS_USAGE);
+    return EXIT.OK;
+  }
+  const flags = settingFlags(values);
+  const main = await loadCoralSettings({ configPath: values.config as string | undefined, env: io.env, flags, validators: compileValidators() });
+  let agent: AgentStatus;
+  try {
+    agent = await fetchAgentStatus({ socketPath: main.settings.control.socket });
+  } catch (error) {
+    if (error instanceof CoralError && error.code === 'AGENT_UNAVAILABLE') {
+      throw new CoralError('AGENT_UNAVAILABLE', `${error.message}; the services in ${main.settings.servicesDir} are applied when it starts`, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
+    }
+    throw error;
+  }
+  if (values.json) io.out(JSON.stringify(agent.raw, null, 2));
+  else for (const line of formatStatus(agent)) io.out(line);
+  return EXIT.OK;
+}

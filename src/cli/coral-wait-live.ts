@@ -1,0 +1,102 @@
+// `coral connect --wait`: poll the agent until the service's ports are live in a ready Beyla, or report what stopped them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatRanges } from '../config/ports.js';
+import type { PortRange } from '../config/types.js';
+import { CoralError } from '../errors.js';
+import { coversPorts, fetchAgentStatus, portsOf, type AgentStatus } from './coral-fetch-status.js';
+import { formatDiagnostic } from './format-diagnostic.js';
+import type { Io } from './io.js';
+
+export interface WaitLiveOptions {
+  socketPath: string;
+  name: string;
+  ports: readonly PortRange[];
+  /** The drop-in's absolute path: a rejection of this file stops the wait. */
+  file: string;
+  timeoutMs: number;
+  io: Io;
+  /** Default 250 ms. */
+  pollMs?: number;
+  /** Swaps that ended before this (ms since the epoch) are not ours. Default: now. */
+  sinceMs?: number;
+}
+
+export interface WaitLiveResult {
+  beylaGeneration: number | undefined;
+  elapsedMs: number;
+}
+
+function phaseOf(status: AgentStatus, opts: WaitLiveOptions, portsText: string): string {
+  const wanted = status.desired.services.find((s) => s.name === opts.name);
+  if (!wanted || !coversPorts(portsOf(wanted.ports), opts.ports)) return `waiting for coral-agent to read ${opts.file}`;
+  const next = status.beyla.state === 'swapping' || status.beyla.instances.some((i) => i.role === 'candidate') ? 'a new Beyla' : 'Beyla';
+  const gen = status.generation === undefined ? '' : ` generation ${status.generation}`;
+  return `waiting for ${next}${gen} to include port${opts.ports.length === 1 && opts.ports[0]!.from === opts.ports[0]!.to ? '' : 's'} ${portsText} (Beyla ${status.beyla.state}${status.pending ? ', change pending' : ''})`;
+}
+
+function isLive(status: AgentStatus, ports: readonly PortRange[]): boolean {
+  return status.beyla.state === 'ready' &&
+    status.applied !== undefined && coversPorts(portsOf(status.applied.ports), ports) &&
+    status.beyla.instances.some((i) => i.role === 'active');
+}
+
+/** Resolves when live; throws CoralError: INVALID_CONFIG (65), BEYLA_UNAVAILABLE (69), BEYLA_FAILED (70), TEMPORARY (75). */
+export async function waitLive(opts: WaitLiveOptions): Promise<WaitLiveResult> {
+  const { io } = opts;
+  const pollMs = opts.pollMs ?? 250;
+  const start = Date.now();
+  const sinceMs = opts.sinceMs ?? start;
+  const deadline = start + opts.timeoutMs;
+  const portsText = formatRanges(opts.ports);
+  let lastPhase = '';
+  let printedPhase = '';
+  let printedAtMs = 0;
+  for (;;) {
+    const now = Date.now();
+    let status: AgentStatus | undefined;
+    try {
+      status = await fetchAgentStatus({ socketPath: opts.socketPath, timeoutMs: Math.max(Math.min(2000, deadline - now), 100) });
+    } catch (error) {
+      // A busy agent (slow answer) is a reason to keep waiting; a stopped one or a refusal is not.
+      if (!(error instanceof CoralError && error.code === 'TEMPORARY')) throw error;
+      lastPhase = `waiting for coral-agent to answer (${error.message})`;
+    }
+    if (status) {
+      const rejected = status.rejected.find((r) => r.file === opts.file);
+      if (rejected) {
+        for (const d of rejected.errors) io.err(formatDiagnostic(d));
+        throw new CoralError('INVALID_CONFIG', `coral-agent rejected ${opts.file}`, { hint: 'fix the errors above, then run coral connect again', details: { path: opts.file } });
+      }
+      if (status.beyla.state === 'disabled' || status.beyla.state === 'unavailable') {
+        const why = status.beyla.reason ?? (status.beyla.state === 'disabled' ? 'agent.beyla.enabled is false' : 'no reason given');
+        throw new CoralError('BEYLA_UNAVAILABLE', `Beyla is ${status.beyla.state}: ${why}`, {
+          hint: status.beyla.state === 'disabled' ? 'the service is health-checked but not instrumented' : 'see: journalctl -u coral-agent',
+        });
+      }
+      const swap = status.beyla.lastSwap;
+      const swapAtMs = swap?.at ? Date.parse(swap.at) : NaN;
+      if (swap?.result === 'failed' && swapAtMs >= sinceMs) {
+        throw new CoralError('BEYLA_FAILED', `Beyla generation ${swap.generation ?? '?'} failed to start with the new ports: ${swap.error ?? 'no reason given'}`, {
+          hint: 'the previous Beyla keeps running and the agent retries with backoff; see: journalctl -u coral-agent',
+        });
+      }
+      if (isLive(status, opts.ports)) {
+        const active = status.beyla.instances.find((i) => i.role === 'active');
+        return { beylaGeneration: active?.generation ?? status.beyla.generation, elapsedMs: Date.now() - start };
+      }
+      lastPhase = phaseOf(status, opts, portsText);
+    }
+    const elapsedMs = Date.now() - start;
+    if (Date.now() >= deadline) {
+      throw new CoralError('TEMPORARY', `timed out after ${Math.round(opts.timeoutMs / 1000)} s: port ${portsText} is not live yet (${lastPhase.replace(/^waiting for /, 'still waiting for ')})`, {
+        hint: 'the service stays connected; check later with: coral status',
+      });
+    }
+    if (lastPhase !== printedPhase || elapsedMs - printedAtMs >= 2000) {
+      io.err(`${lastPhase} ... (${Math.floor(elapsedMs / 1000)}s)`);
+      printedPhase = lastPhase;
+      printedAtMs = elapsedMs;
+    }
+    await sleep(Math.min(pollMs, Math.max(deadline - Date.now(), 0)));
+  }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `coral`: connect services to coral-agent and query it; each command is imported only when it runs (start-up time).
+import { readFileSync } from 'node:fs';
+import { CoralError, EXIT } from '../errors.js';
+import { finish, runCommand, type Command } from './main.js';
+
+const USAGE = `Usage: coral <command> [options]
+
+Connect the services on this host to coral-agent, which health-checks them and keeps
+Grafana Beyla's eBPF instrumentation on their ports.
+
+Commands:
+  connect NAME:PORT[:HEALTH][:TYPE]   add or update a service (writes services.d/NAME.yaml)
+  disconnect NAME                     remove a service added with connect
+  services, ls                        list services: ports, source, health, instrumented
+  status                              the agent's and Beyla's state, last swap, rejected files
+  version                             print the version
+
+Every command takes --config PATH (default: $CORAL_CONFIG, else /etc/coral/coral.yaml; the
+services directory and the control socket follow from it) and --help.
+
+Exit codes (sysexits): 0 ok, 64 usage, 65 invalid service, conflict or configuration,
+66 no coral.yaml, 69 coral-agent not running (where it matters) or Beyla unavailable,
+70 Beyla failed, 73 cannot create a file, 75 temporary (lock busy, timed out), 77 permission
+denied (run as root or as a member of group coral).`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const COMMANDS: Record<string, Command> = {
+  connect: async (args, io) => (await import('./coral-connect.js')).connect(args, io),
+  disconnect: async (args, io) => (await import('./coral-disconnect.js')).disconnect(args, io),
+  services: async (args, io) => (await import('./coral-services.js')).services(args, io),
+  status: async (args, io) => (await import('./coral-status.js')).status(args, io),
+  version: async (_args, io) => {
+    io.out(`coral ${version()}`);
+    return EXIT.OK;
+  },
+};
+COMMANDS.ls = COMMANDS.services!;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  return runCommand('coral', async (_args, io) => {
+    if (name === undefined || name === '--help' || name === '-h') {
+      io.out(USAGE);
+      return name === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    if (name === 'help') {
+      const topic = rest[0];
+      if (topic === undefined) {
+        io.out(USAGE);
+        return EXIT.OK;
+      }
+      const command = COMMANDS[topic];
+      if (!command) throw new CoralError('USAGE', `unknown command "${topic}"`, { hint: 'run coral --help for the list' });
+      return command(['--help'], io);
+    }
+    if (name === '--version' || name === '-V') return COMMANDS.version!(rest, io);
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!command) throw new CoralError('USAGE', `unknown command "${name}"`, { hint: 'run coral --help for the list' });
+    return command(rest, io);
+  }, rest);
+}
+
+finish(await main(process.argv.slice(2)));
