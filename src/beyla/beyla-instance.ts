@@ -34,6 +34,8 @@ export interface BeylaInstanceOptions {
   generation: number;
   ports: InstancePorts;
   env: Record<string, string>;
+  /** The shutdown_timeout this instance's config gives Beyla; stopping waits this plus a margin. */
+  shutdownTimeoutMs: number;
   logger: Logger;
 }
 
@@ -46,6 +48,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   readonly generation: number;
   readonly ports: InstancePorts;
   readonly configFile: string;
+  readonly shutdownTimeoutMs: number;
   readonly startedAt: number;
   readonly pid: number | undefined;
   /** Resolves once, when the process has exited (never rejects). */
@@ -64,6 +67,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.generation = opts.generation;
     this.ports = opts.ports;
     this.configFile = opts.configFile;
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
     this.subprocess = execa(opts.binary, ['-config', opts.configFile], {
       env: opts.env,

@@ -491,6 +491,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       generation,
       ports,
       env: scrubEnv(this.env, target.settings.env),
+      shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
       logger: this.rootLog,
     });
     const spawnMs = Date.now() - decidedAt;
@@ -607,7 +608,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.stopping.add(instance);
     this.emitState();
     const reaped = this.reaped.get(instance);
-    const exit = await instance.stop(this.settings.shutdownTimeoutMs + this.timing.stopMarginMs);
+    const exit = await instance.stop(instance.shutdownTimeoutMs + this.timing.stopMarginMs);
     await reaped;
     this.log.info({ generation: instance.generation, pid: instance.pid, exit_code: exit.code, signal: exit.signal }, 'Beyla instance stopped');
   }
