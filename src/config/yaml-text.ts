@@ -67,8 +67,11 @@ export function parseYaml(file: string, text: string): { source: YamlSource } | 
     return {
       errors: doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        const message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
-        const hint = e.code === 'TAB_AS_INDENT' || /tab/i.test(message) ? 'indent with spaces; YAML does not allow tabs for indentation' : undefined;
+        const message = e.code === 'MULTIPLE_DOCS'
+          ? 'a second YAML document starts here; a file holds one document'
+          : (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+        const hint = e.code === 'TAB_AS_INDENT' || /tab/i.test(message) ? 'indent with spaces; YAML does not allow tabs for indentation'
+          : e.code === 'MULTIPLE_DOCS' ? 'remove the "---" line, or put the services in a list under "services:"' : undefined;
         return diag(file, pos.line, pos.col, `invalid YAML: ${message}`, hint);
       }),
     };
