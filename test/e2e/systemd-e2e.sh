@@ -17,7 +17,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-60}
 CONNECT_ARGS=${CORAL_E2E_CONNECT_ARGS:-connect api:4000:none}
-SWAP_PATTERN=${CORAL_E2E_SWAP_PATTERN:-swap|promot|replac}
+SWAP_PATTERN=${CORAL_E2E_SWAP_PATTERN:-swap|promot|replac|generation [0-9]+ -> [0-9]+}
 MACHINE=coral-e2e-$$
 INIT_ARGS="systemd.mask=postgresql.service systemd.mask=postgresql@15-main.service systemd.mask=console-getty.service"
 UNIT=coral-agent.service
