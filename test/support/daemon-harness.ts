@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { TestContext } from 'node:test';
 import { controlRequest, type ControlResponse } from '../../src/control/control-request.js';
 import { beylaDoublePath } from '../beyla-double/beyla-double-path.js';
 import { startNotifyCapture, type NotifyCapture } from './daemon-notify-capture.js';
@@ -349,8 +348,13 @@ export class DaemonHarness {
   }
 }
 
+/** Where cleanup is registered: a node:test TestContext, or a bench's own list. */
+export interface AfterHook {
+  after(fn: () => Promise<void>): void;
+}
+
 /** A temp dir with coral.yaml, services.d (with `dropIns`) and a state dir for the double; cleaned up after the test. */
-export async function createDaemonHarness(t: TestContext, opts: DaemonHarnessOptions = {}): Promise<DaemonHarness> {
+export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptions = {}): Promise<DaemonHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'coral-daemon-'));
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {

@@ -1,0 +1,139 @@
+// Benchmark: the running agent's idle RSS and CPU against a bare Node process, and change-to-applied latency beyond the debounce.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { createDaemonHarness, dropIn } from '../test/support/daemon-harness.js';
+
+export interface DaemonBenchOptions {
+  /** How long both processes sit idle before RSS is read. Default 3 s. */
+  settleMs?: number;
+  /** CPU is measured over this idle window. Default 5 s. */
+  idleWindowMs?: number;
+  /** Change-to-applied rounds. Default 7. */
+  rounds?: number;
+  /** agent.beyla.debounce in ms for the latency rounds. Default 300. */
+  debounceMs?: number;
+}
+
+function clockTicksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(text);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** utime + stime of `pid`, in clock ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime field 15.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+export async function run(options: DaemonBenchOptions = {}): Promise<Record<string, number>> {
+  const settleMs = options.settleMs ?? 3000;
+  const idleWindowMs = options.idleWindowMs ?? 5000;
+  const rounds = options.rounds ?? 7;
+  const debounceMs = options.debounceMs ?? 300;
+  const cleanups: Array<() => Promise<void>> = [];
+  const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
+  const bareExited = new Promise<void>((resolve) => bare.once('exit', () => resolve()));
+  try {
+    const h = await createDaemonHarness({ after: (fn) => cleanups.push(fn) }, {
+      debounce: `${debounceMs}ms`,
+      maxWait: '10s',
+      dropIns: { 'web.yaml': dropIn('web', 3000) },
+    });
+    await h.start();
+    await h.waitForLivePorts('3000');
+    const barePid = bare.pid!;
+    await delay(settleMs); // settling is the measurement, not a wait for an event
+
+    const agentRss = await rssKiB(h.pid);
+    const bareRss = await rssKiB(barePid);
+    const beylaRss = await rssKiB((await h.liveInstances())[0]!.pid);
+    const ticks = clockTicksPerSecond();
+    const agentStart = await cpuTicks(h.pid);
+    const bareStart = await cpuTicks(barePid);
+    const windowStart = performance.now();
+    await delay(idleWindowMs);
+    const windowS = (performance.now() - windowStart) / 1000;
+    const agentCpu = ((await cpuTicks(h.pid)) - agentStart) / ticks / windowS * 100;
+    const bareCpu = ((await cpuTicks(barePid)) - bareStart) / ticks / windowS * 100;
+
+    // Change-to-applied: write a drop-in, wait for the reconcile that carries its port.
+    const wallMs: number[] = [];
+    const reportedMs: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const port = 20_000 + i;
+      const from = h.mark();
+      const start = performance.now();
+      await h.writeDropIn(`svc-${i}.yaml`, dropIn(`svc-${i}`, port));
+      const applied = await h.waitForReconcile(`svc-${i}.yaml applied`, { fromIndex: from, match: (r) => r.ports_added === String(port) });
+      wallMs.push(performance.now() - start);
+      reportedMs.push(applied.elapsed_ms as number);
+      // Let the old instance go before the next round, so rounds do not overlap.
+      const ports = ['3000', ...Array.from({ length: i + 1 }, (_, k) => String(20_000 + k))];
+      await h.waitForLivePorts(ports.length > 2 ? `3000,20000-${20_000 + i}` : ports.join(','), 20_000);
+    }
+    await h.stop();
+
+    return {
+      bare_rss_mib: round1(bareRss / 1024),
+      agent_rss_mib: round1(agentRss / 1024),
+      rss_ratio: Math.round((agentRss / bareRss) * 100) / 100,
+      beyla_double_rss_mib: round1(beylaRss / 1024),
+      bare_idle_cpu_pct: round3(bareCpu),
+      agent_idle_cpu_pct: round3(agentCpu),
+      idle_window_s: round1(windowS),
+      debounce_ms: debounceMs,
+      rounds,
+      apply_wall_ms_median: round1(median(wallMs)),
+      apply_wall_minus_debounce_ms_median: round1(median(wallMs) - debounceMs),
+      apply_reported_minus_debounce_ms_median: round1(median(reportedMs) - debounceMs),
+    };
+  } finally {
+    if (bare.exitCode === null && bare.signalCode === null) bare.kill('SIGTERM');
+    await bareExited;
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
+}
+
+function printTable(f: Record<string, number>): void {
+  const rows: [string, string, string][] = [
+    ['measure', 'value', 'goal'],
+    ['bare node RSS (MiB)', String(f.bare_rss_mib), ''],
+    ['agent RSS (MiB)', String(f.agent_rss_mib), ''],
+    ['agent / bare RSS', String(f.rss_ratio), '<= 1.6'],
+    ['Beyla double RSS (MiB, not counted)', String(f.beyla_double_rss_mib), ''],
+    [`bare node idle CPU (% of a core, ${f.idle_window_s} s)`, String(f.bare_idle_cpu_pct), ''],
+    [`agent idle CPU (% of a core, ${f.idle_window_s} s)`, String(f.agent_idle_cpu_pct), '< 0.5'],
+    [`change -> applied, wall (ms, median of ${f.rounds})`, String(f.apply_wall_ms_median), ''],
+    [`  minus the ${f.debounce_ms} ms debounce`, String(f.apply_wall_minus_debounce_ms_median), ''],
+    ['  as the agent reports it, minus the debounce', String(f.apply_reported_minus_debounce_ms_median), ''],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  printTable(await run());
+}
