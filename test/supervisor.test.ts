@@ -211,8 +211,25 @@ describe('BeylaSupervisor swaps', () => {
     assert.ok(h.logs.some((l) => l.level === 50 && l.msg === 'Beyla candidate failed; the previous instance keeps serving'));
   });
 
+  test('a failed swap is retried with backoff without a new change', async (t) => {
+    const faultDir = await mkdtemp(join(tmpdir(), 'coral-fault-'));
+    t.after(() => rm(faultDir, { recursive: true, force: true }));
+    const faultFile = join(faultDir, 'fault');
+    const h = await harness(t, { env: { FAKE_BEYLA_FAULT_FILE: faultFile }, timing: { swapRetryInitialMs: 200 } });
+    assert.equal((await h.sup.apply(desired(8080))).result, 'started');
+    await writeFile(faultFile, 'exit-at-start=255'); // taken by the next instance only
+    const failed = await h.sup.apply(desired(8081));
+    assert.equal(failed.result, 'failed');
+    assert.match(failed.error ?? '', /generation 2 exited with code 255 before it was ready/);
+    assert.equal(failed.portsString, '8080', 'the old instance still serves');
+    const retried = await waitFor('the retry to succeed', () => (h.sup.status().portsString === '8081' ? h.sup.status() : undefined));
+    assert.equal(retried.generation, 3);
+    assert.equal(retried.state, 'ready');
+    assert.equal(retried.reason, undefined);
+  });
+
   test('a candidate that never gets ready is killed at the readiness deadline', async (t) => {
-    const h = await harness(t, { settings: settings({ readiness: { timeoutMs: 1500, minUptimeMs: 300, requireInstrumented: false } }) });
+    const h = await harness(t);
     assert.equal((await h.sup.apply(desired(8080))).result, 'started');
     const oldPid = activePid(h);
     const stuck = settings({ readiness: { timeoutMs: 1500, minUptimeMs: 300, requireInstrumented: false }, config: { x_test_double: { fault: 'never-ready' } } });
@@ -276,7 +293,7 @@ describe('BeylaSupervisor swaps', () => {
 describe('BeylaSupervisor failures and lifecycle', () => {
   test('a crashing instance is restarted with growing delays, then the circuit opens', async (t) => {
     const h = await harness(t, {
-      env: { FAKE_BEYLA_FAULT: 'crash-after=1:3' },
+      env: { FAKE_BEYLA_FAULT: 'crash-after=1.5:3' },
       timing: { initialBackoffMs: 150, maxBackoffMs: 5000, circuitCrashes: 3, circuitWindowMs: 60_000, degradedRetryMs: 60_000 },
     });
     assert.equal((await h.sup.apply(desired(8080))).result, 'started');
@@ -413,7 +430,7 @@ describe('BeylaSupervisor failures and lifecycle', () => {
     assert.ok(h.logs.some((l) => l.msg === 'instrumenting process' && l.beyla_pid === String(listener.pid)), 'Beyla reported instrumenting the service');
 
     const blind = settings({
-      readiness: { ...readiness, timeoutMs: 1500 },
+      readiness: { ...readiness, timeoutMs: 3000 },
       config: { discovery: { ...tuning.discovery, exclude_instrument: [{ open_ports: String(listener.port) }] } },
     });
     const failed = await h.sup.apply(desired(listener.port), blind);

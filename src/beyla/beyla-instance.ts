@@ -137,9 +137,14 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     return [...this.errorLines];
   }
 
-  /** Beyla's own words for what went wrong: its fatal line, else its last error line, else its last line. */
+  /** Beyla's own words for what went wrong: its fatal line, else its last error line. */
   beylaError(): string | undefined {
-    return this.fatalLine ?? this.errorLines.at(-1) ?? this.lastLines.at(-1);
+    return this.fatalLine ?? this.errorLines.at(-1);
+  }
+
+  /** The last line it printed, whatever its level. */
+  lastLine(): string | undefined {
+    return this.lastLines.at(-1);
   }
 
   /** "exited with code 255", "killed by SIGKILL", "could not start: ...". */

@@ -577,7 +577,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     }
     const active = this.active;
     this.deactivate();
-    const beylaError = instance.beylaError();
+    const beylaError = instance.beylaError() ?? instance.lastLine();
     const what = `${instance.describeExit()}${beylaError ? `: ${beylaError}` : ''}`;
     this.log.error({ generation: instance.generation, pid: instance.pid, exit_code: exit.code, signal: exit.signal, beyla_error: beylaError }, `active Beyla ${what}`);
     this.recordCrash(active, what);
