@@ -74,5 +74,6 @@ export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResul
     results,
     extraDiagnostics: [...(parsedMain?.settingErrors ?? []), ...listing.dirErrors],
   });
-  return { snapshot, mainValid, invalidFiles: results.filter((r) => !r.ok).map((r) => r.file) };
+  // A file the merge rejects (a port another file holds) is invalid too, not only one that fails to parse.
+  return { snapshot, mainValid, invalidFiles: snapshot.files.filter((f) => f.status !== 'valid').map((f) => f.file) };
 }
