@@ -77,7 +77,7 @@ export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost
       if (isErrno(error, 'ENOENT')) {
         throw new CoralError('CANT_CREATE', `the services directory ${dir} does not exist`, { cause: error, hint: 'create it, or check agent.services_dir', details: { path: dir } });
       }
-      if (!isErrno(error, 'ELOCKED')) throw storeError(error, 'lock', lockPath);
+      if (!isErrno(error, 'ELOCKED')) throw storeError(error, 'write to the services directory', dir);
       if (Date.now() >= deadline) {
         throw new CoralError('TEMPORARY', `${dir} is locked by another coral command (${LOCK_NAME}) for over ${Math.round(waitMs / 1000)} s`, {
           hint: `retry; a lock left by a killed process is taken over after ${Math.round(staleMs / 1000)} s`, cause: error, details: { path: lockPath },
