@@ -1,5 +1,4 @@
 // The pure merge: per-file results + the previous snapshot -> the effective services, keeping each bad file's last good content.
-import { firstOverlap } from './ports.js';
 import type { AgentSettings, Diagnostic, FileResult, FileState, Origin, Service, Snapshot } from './types.js';
 
 export interface MergeInput {
