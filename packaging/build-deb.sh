@@ -177,6 +177,10 @@ find "$root" -type f ! -perm /111 -exec chmod 0644 {} +
 find "$root$APPDIR/node_modules" -type f -perm /111 -exec sh -c \
   'for f; do head -c2 "$f" | grep -q "#!" || chmod 0644 "$f"; done' sh {} +
 
+# The CLI entry points open with `#!/usr/bin/env node`: scripts with a shebang are executable.
+find "$root$APPDIR/dist" -type f -name '*.js' -exec sh -c \
+  'for f; do head -c2 "$f" | grep -q "#!" && chmod 0755 "$f"; done; true' sh {} +
+
 # --------------------------------------------------------------- DEBIAN/
 mkdir -p "$root/DEBIAN"
 for script in postinst prerm postrm; do
