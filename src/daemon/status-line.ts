@@ -1,0 +1,34 @@
+// The one-line STATUS= text: "gen 7: 4 services, 5 ports; beyla ready (pid 1234); 1 drop-in rejected".
+import type { SupervisorStatus } from '../beyla/supervisor.js';
+
+export interface StatusLineInput {
+  generation: number;
+  services: number;
+  ports: number;
+  beyla: SupervisorStatus;
+  rejected: number;
+  starting: boolean;
+}
+
+function beylaPart(beyla: SupervisorStatus): string {
+  const active = beyla.instances.find((i) => i.role === 'active');
+  const pid = active?.pid ? ` (pid ${active.pid})` : '';
+  switch (beyla.state) {
+    case 'ready': return `beyla ready${pid}`;
+    case 'swapping': return `beyla swapping${pid}`;
+    case 'starting': return 'beyla starting';
+    case 'idle': return 'beyla idle (no services)';
+    case 'disabled': return 'beyla disabled';
+    case 'stopped': return 'beyla stopped';
+    case 'unavailable': return `beyla unavailable: ${beyla.reason ?? 'unknown reason'}`;
+    case 'degraded': return `beyla degraded${pid}: ${beyla.reason ?? `${beyla.consecutiveCrashes} crashes`}`;
+  }
+}
+
+export function formatStatusLine(input: StatusLineInput): string {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const head = input.starting ? 'starting' : `gen ${input.generation}`;
+  const parts = [`${head}: ${plural(input.services, 'service')}, ${plural(input.ports, 'port')}`, beylaPart(input.beyla)];
+  if (input.rejected > 0) parts.push(`${plural(input.rejected, 'file')} rejected`);
+  return parts.join('; ');
+}
