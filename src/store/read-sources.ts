@@ -1,5 +1,6 @@
 // Read coral.yaml and the drop-ins from disk, treating them as untrusted: size, symlink, permission checks (as sshd's StrictModes).
-import { lstat, readdir, realpath, stat, open } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, realpath, stat, open } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Diagnostic } from '../config/types.js';
 import { isErrno } from '../errors.js';
@@ -80,7 +81,7 @@ function byteOrder(a: string, b: string): number {
 
 /** The drop-ins in lexical order; ConfigMap layouts (`x.yaml -> ..data/x.yaml`) read through their symlinks. */
 export async function readDropIns(dir: string): Promise<DropInListing> {
-  let names: string[];
+  let entries: Dirent[];
   let dirReal: string;
   try {
     const info = await stat(dir);
@@ -88,13 +89,14 @@ export async function readDropIns(dir: string): Promise<DropInListing> {
       return { files: [], exists: true, dirErrors: [{ file: dir, line: 0, col: 0, severity: 'error', message: 'services_dir is not a directory' }] };
     }
     dirReal = await realpath(dir);
-    names = (await readdir(dir)).filter(isDropInName).sort(byteOrder);
+    // The entry types come with the listing (no lstat per file to spot symlinks).
+    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => isDropInName(e.name)).sort((a, b) => byteOrder(a.name, b.name));
     if (info.mode & 0o002) {
       const message = `directory is world-writable (mode ${(info.mode & 0o7777).toString(8)}): anyone could add services, so its drop-ins are ignored`;
       return {
         exists: true,
         dirErrors: [{ file: dir, line: 0, col: 0, severity: 'error', message, hint: `chmod o-w ${dir} (the package sets root:coral 2775)` }],
-        files: names.map((n) => fileError(join(dir, n), 'ignored: it sits in a world-writable directory')),
+        files: entries.map((e) => fileError(join(dir, e.name), 'ignored: it sits in a world-writable directory')),
       };
     }
   } catch (error) {
@@ -104,7 +106,7 @@ export async function readDropIns(dir: string): Promise<DropInListing> {
     }
     throw error;
   }
-  const files = await mapInOrder(names, READ_CONCURRENCY, (name) => readDropIn(join(dir, name), dir, dirReal));
+  const files = await mapInOrder(entries, READ_CONCURRENCY, (e) => readDropIn({ file: join(dir, e.name), isSymlink: e.isSymbolicLink(), dir, dirReal }));
   return { files, dirErrors: [], exists: true };
 }
 
@@ -121,18 +123,18 @@ async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-async function readDropIn(file: string, dir: string, dirReal: string): Promise<SourceFile> {
-  try {
-    const link = await lstat(file);
-    if (link.isSymbolicLink()) {
+async function readDropIn(opts: { file: string; isSymlink: boolean; dir: string; dirReal: string }): Promise<SourceFile> {
+  const { file, dir, dirReal } = opts;
+  if (opts.isSymlink) {
+    try {
       const target = await realpath(file);
       if (!target.startsWith(dirReal + sep)) {
         return fileError(file, `symlink leads outside ${dir} (to ${target}): refusing to follow it`, 'copy the file into the directory instead of linking to it');
       }
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return fileError(file, 'dangling symlink or file removed while reading');
+      throw error;
     }
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return fileError(file, 'dangling symlink or file removed while reading');
-    throw error;
   }
   return readSourceFile(file);
 }
