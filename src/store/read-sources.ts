@@ -31,9 +31,11 @@ async function readCapped(path: string, sizeHint: number): Promise<Uint8Array> {
         buffer.copy(bigger, 0, 0, total);
         buffer = bigger;
       }
-      const { bytesRead } = await handle.read(buffer, total, buffer.length - total, null);
-      if (bytesRead === 0) break;
+      const wanted = buffer.length - total;
+      const { bytesRead } = await handle.read(buffer, total, wanted, null);
       total += bytesRead;
+      // A short read of a regular file is its end: no extra read just to see 0 bytes.
+      if (bytesRead < wanted) break;
     }
     return buffer.subarray(0, total);
   } finally {
