@@ -195,3 +195,17 @@ test('connect --wait: not live within --timeout exits 75, the service stays conn
   assert.match(r.err, /hint: the service stays connected; check later with: coral status/);
   assert.ok(agent.calls() >= 2, 'it polled');
 });
+
+test('the status reader accepts ports as strings, lists or ranges, and never throws on odd answers', async () => {
+  const { readAgentStatus } = await import('../src/cli/coral-fetch-status.js');
+  const s = readAgentStatus({ desired: { ports: [3000, '9000-9010'], services: [{ name: 'web', ports: [{ from: 3000, to: 3000 }, { from: 8080, to: 8081 }] }] }, applied: { ports: 3000 }, beyla: { instances: 'none' } });
+  assert.equal(s.desired.ports, '3000,9000-9010');
+  assert.equal(s.desired.services[0]?.ports, '3000,8080-8081');
+  assert.equal(s.applied?.ports, '3000');
+  assert.deepEqual(s.beyla.instances, []);
+  for (const odd of [null, 42, 'text', [], { beyla: null, rejected: {}, health: [] }]) {
+    const r = readAgentStatus(odd);
+    assert.equal(r.state, 'unknown');
+    assert.deepEqual(r.rejected, []);
+  }
+});

@@ -29,6 +29,18 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/** Ports as "3000,8080-8089" whether the agent sent that string, a list of ports and ranges, or {from, to} objects. */
+function portsText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  return list(v).map((item) => {
+    if (typeof item === 'number' || typeof item === 'string') return String(item);
+    const from = num(obj(item).from);
+    const to = num(obj(item).to);
+    return from === undefined ? '' : to === undefined || to === from ? String(from) : `${from}-${to}`;
+  }).filter((p) => p !== '').join(',');
+}
+
 /** Keep only the defined fields, so optional properties stay absent rather than `undefined`. */
 function defined<T extends Obj>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -61,10 +73,10 @@ export function readAgentStatus(body: unknown): AgentStatus {
     pid: num(b.pid),
     startedAt: str(b.startedAt),
     desired: {
-      ports: str(desired.ports) ?? '',
-      services: list(desired.services).map((s) => defined({ name: str(obj(s).name) ?? '', ports: str(obj(s).ports) ?? String(obj(s).ports ?? ''), source: str(obj(s).source) })),
+      ports: portsText(desired.ports),
+      services: list(desired.services).map((s) => defined({ name: str(obj(s).name) ?? '', ports: portsText(obj(s).ports), source: str(obj(s).source) })),
     },
-    applied: applied && defined({ ports: str(applied.ports) ?? '', generation: num(applied.generation), at: str(applied.at) }),
+    applied: applied && defined({ ports: portsText(applied.ports), generation: num(applied.generation), at: str(applied.at) }),
     pending: b.pending === true,
     beyla: defined({
       state: str(beyla.state) ?? 'unknown',

@@ -1,5 +1,5 @@
 // Hold the services directory's lock (proper-lockfile, `.coral.lock`, stale locks recovered) while a function runs.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
@@ -16,7 +16,7 @@ export interface LockServicesDirOptions {
   create?: boolean;
   /** A lock not refreshed for this long belongs to a dead writer and is taken over. Default 10 s. */
   staleMs?: number;
-  /** How long to wait for a live holder. Default 60 s. */
+  /** How long to wait for one live holder; the wait restarts whenever the lock changes hands. Default 60 s. */
   waitMs?: number;
   signal?: AbortSignal;
 }
@@ -41,9 +41,20 @@ export function storeError(error: unknown, action: string, path: string): CoralE
   return new CoralError('IO', `cannot ${action} ${path}: ${reason}`, { cause: error, details });
 }
 
+/** Which lock directory this is (a new holder makes a new one); '' when it is gone. */
+async function lockIdentity(lockPath: string): Promise<string> {
+  try {
+    const info = await stat(lockPath);
+    return `${info.ino}:${info.birthtimeMs}`;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return '';
+    throw storeError(error, 'read the lock', lockPath);
+  }
+}
+
 /**
  * Run `fn` holding the lock on `dir`. Waiters poll with jittered backoff (10 ms doubling to
- * 200 ms) until `waitMs`; a holder refreshes the lock's mtime, so only a dead one goes stale.
+ * 100 ms) until `waitMs`; a holder refreshes the lock's mtime, so only a dead one goes stale.
  * `fn` gets a signal that aborts if the lock is lost (taken over as stale) before it finishes.
  */
 export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost: AbortSignal) => Promise<T>): Promise<T> {
@@ -59,7 +70,8 @@ export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost
     }
   }
   const lost = new AbortController();
-  const deadline = Date.now() + waitMs;
+  let deadline = Date.now() + waitMs;
+  let holder = '';
   let delayMs = 10;
   let release: () => Promise<void>;
   for (;;) {
@@ -78,13 +90,19 @@ export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost
         throw new CoralError('CANT_CREATE', `the services directory ${dir} does not exist`, { cause: error, hint: 'create it, or check agent.services_dir', details: { path: dir } });
       }
       if (!isErrno(error, 'ELOCKED')) throw storeError(error, 'write to the services directory', dir);
+      // Many writers in turn are progress, not a stuck holder: only the same lock held for waitMs times out.
+      const current = await lockIdentity(lockPath);
+      if (current !== holder) {
+        holder = current;
+        deadline = Date.now() + waitMs;
+      }
       if (Date.now() >= deadline) {
         throw new CoralError('TEMPORARY', `${dir} is locked by another coral command (${LOCK_NAME}) for over ${Math.round(waitMs / 1000)} s`, {
           hint: `retry; a lock left by a killed process is taken over after ${Math.round(staleMs / 1000)} s`, cause: error, details: { path: lockPath },
         });
       }
       await sleep(Math.min(delayMs * (0.5 + Math.random()), Math.max(deadline - Date.now(), 1)), undefined, opts.signal ? { signal: opts.signal } : undefined);
-      delayMs = Math.min(delayMs * 2, 200);
+      delayMs = Math.min(delayMs * 2, 100);
     }
   }
   let result: T;
