@@ -138,3 +138,37 @@ test('the stable metrics address serves coral_agent_* and the active Beyla doubl
   assert.match(after, /^coral_agent_\w+/m);
   await h.stop();
 });
+
+// Product bug: src/daemon/run-command.ts installs its SIGTERM/SIGINT/SIGHUP handlers only after
+// `await startDaemon()` returns, i.e. after the first Beyla is ready; until then the signals keep
+// their default action (execa's exit hook kills Beyla, then the agent dies by the signal).
+const SIGNALS_DURING_STARTUP = 'coral-agent dies of SIGTERM/SIGHUP before it is ready: run-command.ts installs signal handlers after startDaemon() resolves';
+
+test('SIGTERM while the first Beyla is still starting: the agent exits 0 and leaves no Beyla behind', { todo: SIGNALS_DURING_STARTUP }, async (t) => {
+  // slow-start=5: the first instance cannot be ready for 5 s, so the signal surely lands during start-up.
+  const h = await createDaemonHarness(t, { env: { FAKE_BEYLA_FAULT: 'slow-start=5' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  const from = h.launch();
+  await h.waitForLog('Beyla candidate spawned', (r) => r.msg === 'Beyla candidate spawned', { fromIndex: from });
+  const [starting] = await waitUntil('the starting double', async () => {
+    const live = await h.liveInstances();
+    return live.length === 1 ? live : false;
+  });
+  assert.ok(!h.logs.some((r) => r.msg.startsWith('coral-agent ready')), 'the agent was already ready: the test proves nothing');
+
+  h.signal('SIGTERM');
+  const exit = await h.waitForExit();
+  const leftover = await h.leftoverBeyla();
+  assert.deepEqual({ exit, leftover }, { exit: { code: 0, signal: null }, leftover: [] },
+    `SIGTERM during start-up must be an orderly stop that also ends Beyla (pid ${starting!.pid})`);
+});
+
+test('SIGHUP while the first Beyla is still starting does not kill the agent; it becomes ready with the ports', { todo: SIGNALS_DURING_STARTUP }, async (t) => {
+  const h = await createDaemonHarness(t, { env: { FAKE_BEYLA_FAULT: 'slow-start=2' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  const from = h.launch();
+  await h.waitForLog('Beyla candidate spawned', (r) => r.msg === 'Beyla candidate spawned', { fromIndex: from });
+  assert.ok(!h.logs.some((r) => r.msg.startsWith('coral-agent ready')), 'the agent was already ready: the test proves nothing');
+  h.signal('SIGHUP');
+  await h.waitForLog('coral-agent ready', (r) => r.msg.startsWith('coral-agent ready'), { fromIndex: from });
+  await h.waitForLivePorts('3000');
+  await h.stop();
+});

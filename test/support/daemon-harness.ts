@@ -11,8 +11,8 @@ import { controlRequest, type ControlResponse } from '../../src/control/control-
 import { beylaDoublePath } from '../beyla-double/beyla-double-path.js';
 import { startNotifyCapture, type NotifyCapture } from './daemon-notify-capture.js';
 
-/** One JSON line of the daemon's stdout (pino); `raw` lines were not JSON. */
-export type LogRecord = Record<string, unknown> & { msg: string; level: number; raw?: true };
+/** One JSON line of the daemon's stdout (pino); `unparsed` lines were not JSON. */
+export type LogRecord = Record<string, unknown> & { msg: string; level: number; unparsed?: true };
 
 /** A Beyla double process that is alive, with the ports its config selects ("3000,8080-8082"). */
 export interface LiveInstance {
@@ -156,6 +156,14 @@ export class DaemonHarness {
 
   /** Spawns `coral-agent run` and resolves with its `coral-agent ready` log record. */
   async start(deadlineMs = 30_000): Promise<LogRecord> {
+    const from = this.launch();
+    const ready = await this.waitForLog('coral-agent ready', (r) => r.msg.startsWith('coral-agent ready'), { fromIndex: from, deadlineMs });
+    this.metrics = ready.metrics as { host: string; port: number };
+    return ready;
+  }
+
+  /** Spawns `coral-agent run` without waiting for anything; returns the index of its first log record. */
+  launch(): number {
     if (this.running) throw new Error('daemon already running');
     const from = this.mark();
     this.stderr = '';
@@ -175,14 +183,35 @@ export class DaemonHarness {
       try {
         record = JSON.parse(line) as LogRecord;
       } catch {
-        record = { msg: line, level: -1, raw: true };
+        record = { msg: line, level: -1, unparsed: true };
       }
       this.logs.push(record);
       this.wake();
     });
-    const ready = await this.waitForLog('coral-agent ready', (r) => r.msg.startsWith('coral-agent ready'), { fromIndex: from, deadlineMs });
-    this.metrics = ready.metrics as { host: string; port: number };
-    return ready;
+    return from;
+  }
+
+  /** Resolves with how the daemon process ended; rejects (after a SIGKILL) at the deadline. */
+  async waitForExit(deadlineMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.child || !this.exited) throw new Error('daemon not started');
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.exited,
+      new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), deadlineMs); }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.child.kill('SIGKILL');
+      await this.exited;
+      throw new Error(`daemon did not exit within ${deadlineMs} ms${this.describeRun()}`);
+    }
+    return outcome;
+  }
+
+  /** Pids of Beyla doubles (ever seen by this harness) that are still alive. */
+  async leftoverBeyla(): Promise<number[]> {
+    await this.liveInstances();
+    return [...this.seenPids].filter(isAlive);
   }
 
   private wake(): void {
@@ -190,7 +219,7 @@ export class DaemonHarness {
   }
 
   private describeRun(): string {
-    const tail = this.logs.slice(-15).map((r) => (r.raw ? r.msg : JSON.stringify(r))).join('\n  ');
+    const tail = this.logs.slice(-15).map((r) => (r.unparsed ? r.msg : JSON.stringify(r))).join('\n  ');
     return `\n-- last log lines:\n  ${tail}\n-- stderr:\n${this.stderr.slice(-2000)}`;
   }
 
@@ -312,19 +341,8 @@ export class DaemonHarness {
     if (!this.child || !this.exited) throw new Error('daemon not started');
     await this.liveInstances();
     this.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      this.exited,
-      new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), deadlineMs); }),
-    ]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.child.kill('SIGKILL');
-      await this.exited;
-      throw new Error(`daemon did not exit within ${deadlineMs} ms of SIGTERM${this.describeRun()}`);
-    }
-    await this.liveInstances();
-    const leaked = [...this.seenPids].filter(isAlive);
+    const outcome = await this.waitForExit(deadlineMs);
+    const leaked = await this.leftoverBeyla();
     if (leaked.length > 0) {
       for (const pid of leaked) process.kill(pid, 'SIGKILL');
       throw new Error(`Beyla double pids ${leaked.join(', ')} outlived the daemon${this.describeRun()}`);
