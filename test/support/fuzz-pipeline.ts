@@ -36,6 +36,8 @@ export interface ContractOptions {
    * yaml package's LineCounter can miss a line (see the regression case in fuzz-parse-drop-in.test.ts).
    */
   columnsInsideLines?: boolean;
+  /** Fewest services an accepted file defines: 1 for a drop-in (default), 0 for coral.yaml. */
+  minServices?: number;
 }
 
 /**
@@ -65,7 +67,7 @@ export function assertFileResultContract(result: FileResult, input: { file: stri
     }
     return;
   }
-  assert.ok(result.services.length >= 1, 'an accepted drop-in defines at least one service');
+  assert.ok(result.services.length >= (options.minServices ?? 1), 'an accepted drop-in defines at least one service');
   const names = new Set<string>();
   const taken: { from: number; to: number; name: string }[] = [];
   for (const service of result.services) {
@@ -91,4 +93,29 @@ export function assertFileResultContract(result: FileResult, input: { file: stri
     if (service.health.kind !== 'none') assert.ok(service.health.timeoutMs <= service.health.intervalMs, 'health timeout longer than its interval was accepted');
     if (service.exe !== undefined) assert.ok(service.exe.length > 0);
   }
+}
+
+const DURATION_SETTINGS = ['startupTimeoutMs', 'resyncMs'] as const;
+const BEYLA_DURATIONS = ['debounceMs', 'maxWaitMs', 'shutdownTimeoutMs'] as const;
+
+/** Whatever coral.yaml and the environment say, the agent gets a complete, typed set of settings. */
+export function assertCompleteSettings(settings: AgentSettings): void {
+  const ms = (what: string, value: unknown) => assert.ok(typeof value === 'number' && Number.isFinite(value) && value >= 0, `${what} is ${String(value)}, not a duration in ms`);
+  for (const key of DURATION_SETTINGS) ms(key, settings[key]);
+  for (const key of BEYLA_DURATIONS) ms(`beyla.${key}`, settings.beyla[key]);
+  ms('beyla.readiness.timeoutMs', settings.beyla.readiness.timeoutMs);
+  ms('beyla.readiness.minUptimeMs', settings.beyla.readiness.minUptimeMs);
+  ms('health.intervalMs', settings.health.intervalMs);
+  ms('health.timeoutMs', settings.health.timeoutMs);
+  assert.ok(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(settings.logLevel));
+  assert.ok(['stop', 'all'].includes(settings.beyla.whenEmpty));
+  assert.equal(typeof settings.beyla.enabled, 'boolean');
+  assert.equal(typeof settings.beyla.readiness.requireInstrumented, 'boolean');
+  for (const text of [settings.servicesDir, settings.runtimeDir, settings.beyla.binary, settings.metrics.listen, settings.control.socket]) {
+    assert.ok(typeof text === 'string' && text.length > 0, 'a path or address setting is empty');
+  }
+  assert.ok(settings.servicesDir.startsWith('/'), `services_dir "${settings.servicesDir}" is not absolute`);
+  for (const n of [settings.health.unhealthyThreshold, settings.health.healthyThreshold]) assert.ok(Number.isInteger(n) && n >= 0);
+  assert.ok(typeof settings.beyla.config === 'object' && settings.beyla.config !== null && !Array.isArray(settings.beyla.config));
+  assert.ok(typeof settings.beyla.env === 'object' && settings.beyla.env !== null && !Array.isArray(settings.beyla.env));
 }

@@ -44,3 +44,8 @@ export function runProperty<T>(opts: RunPropertyOptions<T>): number {
   opts.log.diagnostic(`${opts.name}: ${numRuns} cases, ${tookMs} ms (seed ${opts.config.seed})`);
   return numRuns;
 }
+
+/** Whether the generators' coverage is asserted: only at full size, where each case class is certain to appear. */
+export function checksCoverage(config: FuzzConfig): boolean {
+  return config.scale >= 1;
+}

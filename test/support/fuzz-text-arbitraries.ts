@@ -15,6 +15,21 @@ export const VALID_DROP_INS: readonly string[] = [
   '%YAML 1.2\n---\nname: &n queue\nports: &p [5672]\nexe: \'/usr/lib/rabbitmq/*\'\n...\n',
 ];
 
+/** Hand-written coral.yaml files that parseMainConfig accepts. */
+export const VALID_MAIN_CONFIGS: readonly string[] = [
+  'agent: {}\n',
+  'agent:\n  log_level: debug\n  services_dir: /etc/coral/services.d\n  health:\n    interval: 5s\n    timeout: 1s\n    unhealthy_threshold: 2\n',
+  'agent:\n  beyla:\n    when_empty: all\n    debounce: 2s\n    max_wait: 1m\n    readiness: {timeout: 20s, min_uptime: 500ms, require_instrumented: true}\n    config:\n      otel_metrics_export: {endpoint: "http://127.0.0.1:4318"}\n    env: {OTEL_SERVICE_NAME: host}\n  services:\n    - name: web\n      port: 8080\n    - name: jobs\n      ports: ["9000-9010"]\n      exe: "*celery*"\n',
+  'agent:\n  metrics: {listen: "127.0.0.1:9464"}\n  control: {socket: /run/coral-agent/control.sock}\n  startup_timeout: 1m30s\n  resync_interval: 3m\n',
+];
+
+/** CORAL_* variables as an operator might set them, well or badly. */
+export const coralEnv = fc.dictionary(
+  fc.constantFrom('CORAL_SERVICES_DIR', 'CORAL_LOG_LEVEL', 'CORAL_STARTUP_TIMEOUT', 'CORAL_BEYLA_ENABLED', 'CORAL_BEYLA_DEBOUNCE', 'CORAL_BEYLA_WHEN_EMPTY', 'CORAL_HEALTH_TIMEOUT', 'CORAL_METRICS_LISTEN', 'CORAL_BEYLA_BINARY'),
+  fc.oneof(fc.constantFrom('', '5s', '250ms', 'soon', 'true', 'no', 'maybe', 'all', 'stop', 'debug', 'LOUD', '/srv/coral', 'rel/dir', '0', '1m30s'), fc.string({ maxLength: 12 })),
+  { maxKeys: 4 },
+);
+
 /** Characters YAML gives meaning to, and a few it forbids. */
 const YAML_ALPHABET = [...' \n\r\t:-[]{},&*!|>\'"#%@`?<=~\\.', ...'abnsp0189', '\u0000', '\u00a0', '\ufeff', '\u2028', 'é', '😀'];
 
@@ -126,7 +141,7 @@ export const blankFile = fc.tuple(
 /** Deeply nested flow or block collections, closed or not, alone or under a service key. */
 export const deepNesting = fc.record({
   shape: fc.constantFrom('seq', 'map', 'mixed', 'block-seq', 'block-map'),
-  depth: fc.integer({ min: 1, max: 1500 }),
+  depth: fc.integer({ min: 2, max: 1200 }),
   closed: fc.boolean(),
   host: fc.constantFrom('whole', 'name', 'ports', 'health'),
 }).map(({ shape, depth, closed, host }) => {
