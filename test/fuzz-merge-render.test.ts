@@ -1,4 +1,4 @@
-// Property-based fuzzing of the last-good merge and the Beyla config render: random file histories -> snapshot -> desired state -> YAML.
+// Property-based fuzzing of the last-good merge and the Beyla config render: random file histories (and real drop-in bytes) -> snapshot -> desired state -> YAML.
 // FUZZ_SEED=<int> changes the seed (printed with every property); FUZZ_RUNS=<factor> scales the number of cases (e.g. 20 locally).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { parseDropIn } from '../src/config/parse-drop-in.js';
 import type { BeylaSettings, FileResult, Service, Snapshot } from '../src/config/types.js';
 import { desiredState } from '../src/plan/desired-state.js';
 import { renderBeylaConfig, type InstancePorts } from '../src/plan/render-beyla-config.js';
+import { dropInSpec, writeDropIn } from './support/fuzz-drop-in-model.js';
 import { assertMergeContract, resultRounds } from './support/fuzz-merge-model.js';
 import { DROP_IN_DIR, loadPipeline } from './support/fuzz-pipeline.js';
 import { readOpenPorts, type Span } from './support/fuzz-ranges.js';
@@ -104,6 +105,30 @@ describe('mergeSnapshot and renderBeylaConfig under fuzzing', () => {
     if (checksCoverage(config)) {
       for (const outcome of ['nothing-to-run', 'selectors', 'catch-all'] as const) assert.ok((outcomes.get(outcome) ?? 0) > 0, `the generator never reached "${outcome}"`);
     }
+  });
+
+  test('whole pipeline: drop-in bytes -> parse -> merge -> desired state -> Beyla YAML that says what the files say', (t) => {
+    const FILES = ['10-a.yaml', '20-b.yaml', '30-c.yaml', '40-d.yaml'].map((name) => `${DROP_IN_DIR}/${name}`);
+    const input = fc.record({
+      specs: fc.array(dropInSpec(pipeline.healthDefaults), { minLength: 1, maxLength: FILES.length }),
+      excludePorts: fc.array(fc.integer({ min: 7990, max: 8020 }), { maxLength: 4 }),
+      whenEmpty: fc.constantFrom('stop', 'all'),
+    });
+    let withServices = 0;
+    runProperty({
+      name: 'drop-ins to Beyla YAML', runs: 600, config, log: t,
+      property: fc.property(input, ({ specs, excludePorts, whenEmpty }) => {
+        const results = specs.map((spec, i) => parseDropIn({ file: FILES[i] ?? FILES[0] ?? '', bytes: utf8(writeDropIn(spec)), validators: pipeline.validators, healthDefaults: pipeline.healthDefaults }));
+        const snapshot = mergeSnapshot({ settings: pipeline.settings, origins: pipeline.origins, results });
+        assertMergeContract(undefined, results, snapshot);
+        const settings = beylaSettings({ whenEmpty, passthrough: [], shutdownTimeoutMs: 10_000 });
+        const rendered = renderBeylaConfig({ desired: desiredState(snapshot.services), settings, instancePorts: INSTANCE_PORTS, excludePorts });
+        assertRenderContract({ services: snapshot.services, settings, instancePorts: INSTANCE_PORTS, excludePorts }, rendered);
+        if (snapshot.services.length > 0) withServices++;
+      }),
+    });
+    t.diagnostic(`drop-ins to Beyla YAML: ${withServices} cases with services in effect`);
+    if (checksCoverage(config)) assert.ok(withServices > 0, 'the generator must produce accepted drop-ins');
   });
 
   describe('regression cases', () => {

@@ -29,8 +29,8 @@ function errorsOf(result: FileResult): string {
 describe('parseDropIn under fuzzing', () => {
   test('any bytes: never throws; accepted with services, or errors at a line and column inside the file', (t) => {
     t.diagnostic(`seed ${config.seed}, scale ${config.scale} (override with FUZZ_SEED, FUZZ_RUNS)`);
-    // Columns are not checked against line lengths here: malformed YAML can shift them (regression case below).
-    const contract = (bytes: Uint8Array) => assertFileResultContract(parse(bytes), { file: FILE, bytes }, { columnsInsideLines: false });
+    // Syntax errors' columns are not checked against line lengths here: malformed YAML can shift them (regression case below).
+    const contract = (bytes: Uint8Array) => assertFileResultContract(parse(bytes), { file: FILE, bytes }, { syntaxErrorColumns: false });
     let cases = runProperty({ name: 'random bytes', runs: 1500, config, log: t, property: fc.property(rawBytes, contract) });
     cases += runProperty({ name: 'unicode text', runs: 1000, config, log: t, property: fc.property(unicodeText, contract) });
     cases += runProperty({ name: 'mutated drop-ins', runs: 2000, config, log: t, property: fc.property(mutatedDropIn(generated.map(writeDropIn)), contract) });
@@ -43,7 +43,7 @@ describe('parseDropIn under fuzzing', () => {
       name: 'coral.yaml and environment', runs: 1000, config, log: t,
       property: fc.property(main, ([bytes, env]) => {
         const parsed = parseMainConfig({ file: MAIN_FILE, bytes, validators: pipeline.validators, env });
-        assertFileResultContract(parsed.result, { file: MAIN_FILE, bytes }, { columnsInsideLines: false, minServices: 0 });
+        assertFileResultContract(parsed.result, { file: MAIN_FILE, bytes }, { syntaxErrorColumns: false, minServices: 0 });
         assertCompleteSettings(parsed.settings);
         for (const error of parsed.settingErrors) {
           // Not about a place in a file: the documented whole-source position 0:0, and the file names the variable.
