@@ -12,6 +12,8 @@ export interface SettingSpec {
   env?: string;
   flag?: string;
   values?: readonly string[];
+  /** For strings from the environment or a flag: the schema's pattern for the key, and what it means. */
+  pattern?: { source: string; expected: string };
 }
 
 /** The one list of settings; docs/configuration.md documents each row. */
@@ -32,8 +34,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'agent.beyla.when_empty', kind: 'enum', default: 'stop', env: 'CORAL_BEYLA_WHEN_EMPTY', values: ['stop', 'all'] },
   { key: 'agent.beyla.config', kind: 'object', default: {} },
   { key: 'agent.beyla.env', kind: 'object', default: {} },
-  { key: 'agent.metrics.listen', kind: 'string', default: '127.0.0.1:9464', env: 'CORAL_METRICS_LISTEN', flag: 'metrics-listen' },
-  { key: 'agent.control.socket', kind: 'string', default: '/run/coral-agent/control.sock', env: 'CORAL_CONTROL_SOCKET', flag: 'control-socket' },
+  { key: 'agent.metrics.listen', kind: 'string', default: '127.0.0.1:9464', env: 'CORAL_METRICS_LISTEN', flag: 'metrics-listen', pattern: { source: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*):[0-9]{1,5}$', expected: 'host:port, [::1]:port or :port' } },
+  { key: 'agent.control.socket', kind: 'string', default: '/run/coral-agent/control.sock', env: 'CORAL_CONTROL_SOCKET', flag: 'control-socket', pattern: { source: '^/', expected: 'an absolute path' } },
   { key: 'agent.health.interval', kind: 'duration', default: 10_000, env: 'CORAL_HEALTH_INTERVAL' },
   { key: 'agent.health.timeout', kind: 'duration', default: 2000, env: 'CORAL_HEALTH_TIMEOUT' },
   { key: 'agent.health.unhealthy_threshold', kind: 'integer', default: 3 },
@@ -56,7 +58,9 @@ export function convertSettingText(spec: SettingSpec, text: string): { value: un
     case 'enum':
       return spec.values?.includes(text) ? { value: text } : { error: `"${text}" is not one of ${spec.values?.join(', ')}` };
     case 'string':
-      return text.length > 0 ? { value: text } : { error: 'empty value' };
+      if (text.length === 0) return { error: 'empty value' };
+      if (spec.pattern && !new RegExp(spec.pattern.source).test(text)) return { error: `"${text}" is not ${spec.pattern.expected}` };
+      return { value: text };
     case 'object':
       return { error: 'cannot be set from the environment or a flag' };
   }
