@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { mergeSnapshot } from '../src/config/merge-snapshot.js';
 import { parseDropIn } from '../src/config/parse-drop-in.js';
 import { parseMainConfig } from '../src/config/parse-main.js';
-import { compileValidators } from '../src/config/schema-validate.js';
+import { coralSchema, compileValidators } from '../src/config/schema-validate.js';
+import { SETTINGS as SETTING_TABLE } from '../src/config/settings.js';
 import type { AgentSettings, FileResult, HealthCheck, PortRange, Service, Snapshot } from '../src/config/types.js';
 
 const validators = compileValidators();
@@ -230,6 +231,9 @@ describe('settings: value and origin, default < file < env < flag', () => {
     { name: 'boolean from env', env: { CORAL_BEYLA_ENABLED: 'false' }, key: 'agent.beyla.enabled', value: false, origin: { kind: 'env', name: 'CORAL_BEYLA_ENABLED' } },
     { name: 'a bad env value is reported and the file value stays', env: { CORAL_BEYLA_DEBOUNCE: 'soon' }, key: 'agent.beyla.debounce', value: 2000, origin: { kind: 'file', name: file, line: 4, col: 15 }, error: /^agent\.beyla\.debounce: "soon" is not a duration/ },
     { name: 'a bad flag value is reported and the env value stays', env: { CORAL_LOG_LEVEL: 'warn' }, flags: { 'log-level': 'loud' }, key: 'agent.log_level', value: 'warn', origin: { kind: 'env', name: 'CORAL_LOG_LEVEL' }, error: /^agent\.log_level: "loud" is not one of trace, debug/ },
+    { name: 'an env listen address without a port is refused, as in the file', env: { CORAL_METRICS_LISTEN: 'localhost' }, key: 'agent.metrics.listen', value: '127.0.0.1:9464', origin: { kind: 'default' }, error: /^agent\.metrics\.listen: "localhost" is not host:port/ },
+    { name: 'a relative control socket from a flag is refused, as in the file', flags: { 'control-socket': 'run/c.sock' }, key: 'agent.control.socket', value: '/run/coral-agent/control.sock', origin: { kind: 'default' }, error: /^agent\.control\.socket: "run\/c\.sock" is not an absolute path$/ },
+    { name: 'an IPv6 listen address from the env', env: { CORAL_METRICS_LISTEN: '[::1]:9465' }, key: 'agent.metrics.listen', value: '[::1]:9465', origin: { kind: 'env', name: 'CORAL_METRICS_LISTEN' } },
     { name: 'unrelated env variables are ignored', env: { BEYLA_DEBOUNCE: '1s', CORAL_DEBOUNCE: '1s' }, key: 'agent.beyla.debounce', value: 2000, origin: { kind: 'file', name: file, line: 4, col: 15 } },
   ];
   for (const c of cases) {
@@ -243,6 +247,8 @@ describe('settings: value and origin, default < file < env < flag', () => {
         'agent.log_level': main.settings.logLevel,
         'agent.beyla.binary': main.settings.beyla.binary,
         'agent.beyla.enabled': main.settings.beyla.enabled,
+        'agent.metrics.listen': main.settings.metrics.listen,
+        'agent.control.socket': main.settings.control.socket,
       };
       assert.deepEqual(read[c.key], c.value);
       assert.deepEqual(main.origins[c.key], c.origin);
@@ -254,6 +260,16 @@ describe('settings: value and origin, default < file < env < flag', () => {
       }
     });
   }
+
+  test('every setting in the table is a key of coral.schema.json, and env/flag patterns are the schema\'s', () => {
+    for (const spec of SETTING_TABLE) {
+      let node: { properties?: Record<string, unknown>; pattern?: string } | undefined = coralSchema as never;
+      for (const part of spec.key.split('.')) node = node?.properties?.[part] as typeof node;
+      assert.ok(node, `${spec.key} is in the schema`);
+      if (spec.pattern) assert.equal(spec.pattern.source, node.pattern, spec.key);
+      else if (spec.kind === 'string') assert.equal(node.pattern, undefined, `${spec.key} has a schema pattern the env/flag path does not check`);
+    }
+  });
 
   test('services_dir is resolved against the main file directory', () => {
     const main = parseMainConfig({ file, bytes: enc('agent:\n  services_dir: conf.d\n'), validators, env: {} });
