@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../config/duration.js';
 import { formatRanges } from '../config/ports.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
-import { compileValidators } from '../config/schema-validate.js';
+import { loadValidators } from '../config/schema-validate.js';
 import { firstOverlap } from '../config/ports.js';
 import type { HealthCheck, Service, Snapshot } from '../config/types.js';
 import { CoralError, EXIT } from '../errors.js';
@@ -147,7 +147,7 @@ export async function connect(args: string[], io: Io): Promise<number> {
   });
   const text = renderDropIn(spec);
 
-  const validators = compileValidators();
+  const validators = (await loadValidators());
   const flags = settingFlags(values);
   const configPath = values.config as string | undefined;
   const main = await loadCoralSettings({ configPath, env: io.env, flags, validators });

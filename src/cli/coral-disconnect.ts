@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { didYouMean } from '../config/did-you-mean.js';
-import { compileValidators } from '../config/schema-validate.js';
+import { loadValidators } from '../config/schema-validate.js';
 import type { Service, Snapshot } from '../config/types.js';
 import { CoralError, EXIT, isErrno } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
@@ -86,7 +86,7 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
   if (!isServiceName(name)) {
     throw new CoralError('USAGE', `"${name}" is not a service name`, { hint: 'a service name is a lowercase DNS label (a-z, 0-9, \'-\'); see: coral services' });
   }
-  const validators = compileValidators();
+  const validators = (await loadValidators());
   const flags = settingFlags(values);
   const configPath = values.config as string | undefined;
   const main = await loadCoralSettings({ configPath, env: io.env, flags, validators });

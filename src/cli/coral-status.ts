@@ -1,5 +1,5 @@
 // `coral status`: the agent's and Beyla's state, generations, the last swap and its result, rejected files with their errors.
-import { compileValidators } from '../config/schema-validate.js';
+import { loadValidators } from '../config/schema-validate.js';
 import { CoralError, EXIT } from '../errors.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
 import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
@@ -75,7 +75,7 @@ export async function status(args: string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   const flags = settingFlags(values);
-  const main = await loadCoralSettings({ configPath: values.config as string | undefined, env: io.env, flags, validators: compileValidators() });
+  const main = await loadCoralSettings({ configPath: values.config as string | undefined, env: io.env, flags, validators: (await loadValidators()) });
   let agent: AgentStatus;
   try {
     agent = await fetchAgentStatus({ socketPath: main.settings.control.socket });

@@ -1,5 +1,6 @@
 // JSON Schema validation (ajv, 2020-12) with errors mapped to file:line:col, plain words and "did you mean".
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020 as Ajv2020Class, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import coralSchema from '../../schemas/coral.schema.json' with { type: 'json' };
 import serviceSchema from '../../schemas/service.schema.json' with { type: 'json' };
 import { didYouMean } from './did-you-mean.js';
@@ -13,14 +14,36 @@ export interface Validators {
   service: ValidateFunction;
 }
 
-/** Compile both schemas once; callers keep the result (compiling is the slow part). */
+/** The ajv options; schemas/build-validators.mjs compiles ahead of time with the same. */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
+
+/**
+ * Compile both schemas now; callers keep the result. ajv's compiler is loaded only here, so a
+ * command that uses the validators built ahead of time (loadValidators) never pays for it.
+ */
 export function compileValidators(): Validators {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020Class };
+  const ajv = new Ajv2020(AJV_OPTIONS);
   ajv.addSchema(serviceSchema);
   return {
     service: ajv.getSchema(serviceSchema.$id) as ValidateFunction,
     main: ajv.compile(coralSchema),
   };
+}
+
+/**
+ * The validators compiled at build time (dist/schemas/validators.mjs, by `npm run build`); when
+ * that module is absent (an unbuilt tree), the schemas are compiled now.
+ */
+export async function loadValidators(): Promise<Validators> {
+  try {
+    const url = new URL('../../schemas/validators.mjs', import.meta.url).href;
+    const built = (await import(url)) as Validators;
+    return { main: built.main, service: built.service };
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    return compileValidators();
+  }
 }
 
 function pathOf(instancePath: string): PathSegment[] {

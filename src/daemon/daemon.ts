@@ -1,7 +1,7 @@
 // The composition root: wires config, watcher, reconciler, Beyla supervisor, health, control, metrics and systemd.
 import { mkdir } from 'node:fs/promises';
 import { countPorts, formatRanges, mergeRanges } from '../config/ports.js';
-import { compileValidators } from '../config/schema-validate.js';
+import { loadValidators } from '../config/schema-validate.js';
 import type { Diagnostic, Snapshot } from '../config/types.js';
 import { BeylaSupervisor, type ApplyOutcome } from '../beyla/supervisor.js';
 import { startControlServer, type ControlServer } from '../control/start-control-server.js';
@@ -54,7 +54,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { env, flags } = opts;
   const log = opts.logger;
   const startedAt = new Date();
-  const validators = compileValidators();
+  const validators = await loadValidators();
   const first = await loadSnapshot({ configPath: opts.configPath, env, flags, validators });
   const firstErrors = first.snapshot.diagnostics.filter((d) => d.severity === 'error');
   if (!first.mainValid) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { mergeSnapshot } from '../config/merge-snapshot.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
 import { parseMainConfig } from '../config/parse-main.js';
-import { compileValidators, type Validators } from '../config/schema-validate.js';
+import { loadValidators, type Validators } from '../config/schema-validate.js';
 import type { FileResult, Snapshot } from '../config/types.js';
 import { CoralError } from '../errors.js';
 import { readDropIns, readSourceFile } from './read-sources.js';
@@ -42,7 +42,7 @@ export function resolveConfigPath(configPath: string | undefined, env: Readonly<
 export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResult> {
   const env = options.env ?? process.env;
   const { path: configPath, origin } = resolveConfigPath(options.configPath, env);
-  const compiled = options.validators ?? compileValidators();
+  const compiled = options.validators ?? (await loadValidators());
   const main = await readSourceFile(configPath);
   if ('missing' in main && !options.previous) {
     throw new CoralError('CONFIG_MISSING', `${configPath}: no such file`, {
