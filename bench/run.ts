@@ -1,0 +1,117 @@
+// `npm run bench`: every benchmark in one run, one table, a JSON file, and (with --gate) quality gates on ratios.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+type Figures = Record<string, number>;
+
+interface Gate {
+  /** Figure name inside the bench's result. */
+  figure: string;
+  /** What the figure is a ratio of (both measured in the same run). */
+  meaning: string;
+  /** CI fails above this. */
+  max: number;
+  /** The goal the project aims at (reported, not enforced, where it differs from max). */
+  aim?: number;
+}
+
+interface Bench {
+  name: string;
+  load: () => Promise<{ run: (options?: never) => Promise<Figures> }>;
+  /** Options sized so the whole run fits CI's budget. */
+  options: Record<string, number>;
+  gates: Gate[];
+}
+
+const BENCHES: Bench[] = [
+  {
+    name: 'load-dropins',
+    load: () => import('./load-dropins.js') as never,
+    options: { fileCount: 10_000, rounds: 3 },
+    gates: [{ figure: 'ratio', meaning: 'load+validate+merge of 10,000 drop-ins / bare read+yaml.parse', max: 2.5, aim: 2 }],
+  },
+  {
+    name: 'connect',
+    load: () => import('./connect.js') as never,
+    options: { rounds: 7 },
+    gates: [{ figure: 'ratio', meaning: 'coral connect wall time / node -e 0', max: 10, aim: 3 }],
+  },
+  {
+    name: 'daemon',
+    load: () => import('./daemon.js') as never,
+    options: {},
+    gates: [
+      { figure: 'rss_ratio', meaning: 'idle agent RSS / bare node RSS', max: 2.2, aim: 1.6 },
+      { figure: 'agent_idle_cpu_pct', meaning: 'idle agent CPU, % of one core', max: 1, aim: 0.5 },
+    ],
+  },
+  {
+    name: 'swap',
+    load: () => import('./swap.js') as never,
+    options: { swaps: 5 },
+    gates: [],
+  },
+];
+
+export interface GateResult extends Gate {
+  bench: string;
+  value: number | undefined;
+  ok: boolean;
+}
+
+export function checkGates(results: Record<string, Figures>): GateResult[] {
+  return BENCHES.flatMap((bench) => bench.gates.map((gate) => {
+    const value = results[bench.name]?.[gate.figure];
+    return { ...gate, bench: bench.name, value, ok: value !== undefined && Number.isFinite(value) && value <= gate.max };
+  }));
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      gate: { type: 'boolean' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(`Usage: npm run bench -- [--only NAME[,NAME]] [--gate] [--out FILE]
+
+Runs the benchmarks (${BENCHES.map((b) => b.name).join(', ')}), prints one table and writes the
+figures as JSON (default bench/results/latest.json). With --gate, exits 1 when a figure is past
+its bound; every bound is on a ratio to a baseline measured in the same run.`);
+    return 0;
+  }
+  const only = values.only ? new Set(values.only.split(',')) : undefined;
+  const results: Record<string, Figures> = {};
+  for (const bench of BENCHES) {
+    if (only && !only.has(bench.name)) continue;
+    process.stderr.write(`bench ${bench.name} ...\n`);
+    const started = Date.now();
+    const mod = await bench.load();
+    results[bench.name] = await mod.run(bench.options as never);
+    process.stderr.write(`bench ${bench.name} done in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+  }
+  const rows: string[][] = [['bench', 'figure', 'value']];
+  for (const [name, figures] of Object.entries(results)) {
+    for (const [key, value] of Object.entries(figures)) rows.push([name, key, String(Math.round(value * 1000) / 1000)]);
+  }
+  const gates = checkGates(results).filter((g) => !only || only.has(g.bench));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+  console.log('\nquality gates (ratios measured in this run):');
+  for (const g of gates) {
+    const aim = g.aim !== undefined ? `, aim <= ${g.aim}${g.value !== undefined && g.value <= g.aim ? ' met' : ' not met'}` : '';
+    console.log(`  ${g.ok ? 'PASS' : 'FAIL'}  ${g.bench}.${g.figure} = ${g.value ?? 'missing'} (bound <= ${g.max}${aim}): ${g.meaning}`);
+  }
+  const out = resolve(values.out ?? 'bench/results/latest.json');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results, gates }, null, 2)}\n`);
+  console.log(`\nfigures written to ${out}`);
+  const failed = gates.filter((g) => !g.ok);
+  return values.gate && failed.length > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
