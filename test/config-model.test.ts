@@ -263,8 +263,9 @@ describe('settings: value and origin, default < file < env < flag', () => {
 
   test('every setting in the table is a key of coral.schema.json, and env/flag patterns are the schema\'s', () => {
     for (const spec of SETTING_TABLE) {
-      let node: { properties?: Record<string, unknown>; pattern?: string } | undefined = coralSchema as never;
-      for (const part of spec.key.split('.')) node = node?.properties?.[part] as typeof node;
+      type SchemaNode = { properties?: Record<string, SchemaNode>; pattern?: string };
+      let node: SchemaNode | undefined = coralSchema as unknown as SchemaNode;
+      for (const part of spec.key.split('.')) node = node?.properties?.[part];
       assert.ok(node, `${spec.key} is in the schema`);
       if (spec.pattern) assert.equal(spec.pattern.source, node.pattern, spec.key);
       else if (spec.kind === 'string') assert.equal(node.pattern, undefined, `${spec.key} has a schema pattern the env/flag path does not check`);
