@@ -318,3 +318,58 @@ test('aborting the signal releases every watch and timer, so the process can exi
   assert.equal(stdout, 'aborted\n');
   assert.equal(outcome, 0, 'the child exited on its own after abort');
 });
+
+test('running out of file descriptors falls back to polling, which still sees changes', async (t) => {
+  const f = await setUp(t);
+  const moduleUrl = new URL('../src/watch/watch-config.js', import.meta.url).href;
+  // Under a low RLIMIT_NOFILE the child fills its fd table, so chokidar's first scandir/inotify
+  // fails with EMFILE. The fds are released when the fallback warning is logged, so the polling
+  // watcher that replaces the failed one can work.
+  const script = `
+    import fs from 'node:fs';
+    import { Writable } from 'node:stream';
+    import { pino } from 'pino';
+    import { watchConfig } from ${JSON.stringify(moduleUrl)};
+    const [configPath, servicesDir] = process.argv.slice(1);
+    const held = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, cb) {
+      if (chunk.toString().includes('falling back to polling')) {
+        for (const fd of held.splice(0)) fs.closeSync(fd);
+        process.stdout.write('warned\\n');
+      }
+      cb();
+    } }));
+    try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch (e) { if (e.code !== 'EMFILE') throw e; }
+    const controller = new AbortController();
+    let seen;
+    const sawDropIn = new Promise((resolve) => { seen = resolve; });
+    const watcher = await watchConfig({
+      configPath, servicesDir, resyncMs: 0, logger, signal: controller.signal, pollIntervalMs: 50, awaitWriteFinishMs: 20,
+      onDirty: (r) => { if (r.path && r.path.endsWith('web.yaml')) seen(); },
+    });
+    for (const fd of held.splice(0)) fs.closeSync(fd);
+    process.stdout.write('mode ' + watcher.mode + '\\n');
+    fs.writeFileSync(servicesDir + '/web.yaml', 'name: web\\n');
+    await sawDropIn;
+    process.stdout.write('saw web.yaml\\n');
+    controller.abort();
+  `;
+  const { spawn } = await import('node:child_process');
+  const child = spawn('bash', ['-c', 'ulimit -n 100 && exec "$0" "$@"', process.execPath, '--input-type=module', '-e', script,
+    f.configPath, f.servicesDir], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), DEADLINE_MS); });
+  t.after(async () => {
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const outcome = await Promise.race([exited, deadline]);
+  assert.equal(stdout, 'warned\nmode polling\nsaw web.yaml\n');
+  assert.equal(outcome, 0);
+});

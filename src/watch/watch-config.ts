@@ -82,6 +82,9 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
   let closing: Promise<void> | undefined;
   let current: FSWatcher | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
+  // Readiness of the current watcher; a replaced (failed) watcher stops holding it up.
+  let ready: Promise<void> = Promise.resolve();
+  let releaseReady: () => void = () => {};
 
   const emitDirty = (reason: DirtyReason): void => {
     if (closing) return;
@@ -92,7 +95,8 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     }
   };
 
-  const start = (): Promise<void> => {
+  const start = (): void => {
+    releaseReady();
     const watcher = watch(layout.roots, {
       ignoreInitial: true,
       persistent: true,
@@ -121,30 +125,39 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
       }
       logger.error({ err: error, code }, 'config watcher error');
     });
-    return new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    ready = new Promise<void>((resolve) => {
+      releaseReady = resolve;
+      watcher.once('ready', () => resolve());
+    });
+  };
+  const awaitReady = async (): Promise<void> => {
+    let seen: Promise<void>;
+    do {
+      seen = ready;
+      await seen;
+    } while (seen !== ready && !closing);
   };
 
   const fallBackToPolling = (failed: FSWatcher, error: unknown): void => {
     mode = 'polling';
     logger.warn(
       { err: error, code: errnoCode(error), watch_roots: layout.roots },
-      'inotify watch limit reached; falling back to polling (raise fs.inotify.max_user_watches to restore inotify)',
+      'out of inotify watches or file descriptors; falling back to polling (raise fs.inotify.max_user_watches or LimitNOFILE to restore inotify)',
     );
     current = undefined;
     void failed.close().catch((closeError: unknown) => {
       logger.error({ err: closeError }, 'closing the failed inotify watcher failed');
     });
     if (closing) return;
-    start().then(
-      () => emitDirty({ kind: 'resync', event: 'polling_fallback' }),
-      (startError: unknown) => logger.error({ err: startError }, 'starting the polling watcher failed'),
-    );
+    start();
+    void ready.then(() => emitDirty({ kind: 'resync', event: 'polling_fallback' }));
   };
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       opts.signal.removeEventListener('abort', onAbort);
       if (resyncTimer) clearInterval(resyncTimer);
+      releaseReady();
       const watcher = current;
       current = undefined;
       await watcher?.close();
@@ -160,7 +173,8 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     return { mode, close: () => Promise.resolve() };
   }
   opts.signal.addEventListener('abort', onAbort, { once: true });
-  await start();
+  start();
+  await awaitReady();
   if (opts.resyncMs > 0 && !closing) {
     resyncTimer = setInterval(() => emitDirty({ kind: 'resync' }), opts.resyncMs);
     resyncTimer.unref();
