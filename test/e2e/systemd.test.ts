@@ -52,8 +52,10 @@ function runScript(opts: { repoRoot: string; signal: AbortSignal }): Promise<Scr
 
 test('coral-agent.service on a real systemd: readiness, drop-ins, group access, reload, watchdog, stop, purge',
   { timeout: 15 * 60_000 }, async (t) => {
-    if (process.env.CORAL_SKIP_E2E === '1') {
-      t.skip('CORAL_SKIP_E2E=1');
+    // Opt-in: the run takes 2-3 minutes, beyond `npm test`'s per-file --test-timeout, so CI runs
+    // this file on its own: CORAL_E2E=1 node --test --test-timeout=900000 dist/test/e2e/systemd.test.js
+    if (process.env.CORAL_E2E !== '1') {
+      t.skip('set CORAL_E2E=1 to boot systemd in a container and run the e2e (root, 2-3 min)');
       return;
     }
     const abort = new AbortController();
