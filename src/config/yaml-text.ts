@@ -1,5 +1,5 @@
 // Bytes -> YAML document with positions: UTF-8 check, BOM, parse errors, alias bound, and locating a key path.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './types.js';
 
 /** Aliases allowed when turning a document into data; more means an alias bomb. */
@@ -10,9 +10,31 @@ export type PathSegment = string | number;
 export interface YamlSource {
   file: string;
   doc: Document.Parsed;
-  lines: LineCounter;
+  lines: LineIndex;
   /** The document as plain data (undefined for an empty document). */
   value: unknown;
+}
+
+/** Offsets -> 1-based line and column, from the text's own line breaks (\n; \r\n counts once), as editors count. */
+export class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+    }
+  }
+
+  linePos(offset: number): { line: number; col: number } {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - (this.starts[lo] ?? 0) + 1 };
+  }
 }
 
 function diag(file: string, line: number, col: number, message: string, hint?: string): Diagnostic {
@@ -61,8 +83,10 @@ export function decodeUtf8(file: string, bytes: Uint8Array): { text: string } | 
 
 /** Parse one YAML document; every problem comes back with its line and column. */
 export function parseYaml(file: string, text: string): { source: YamlSource } | { errors: Diagnostic[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+  // Positions come from the text's own line breaks: the parser's line counter can miss one
+  // after a stray document marker such as "--".
+  const lines = new LineIndex(text);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, strict: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     return {
       errors: doc.errors.map((e) => {

@@ -155,7 +155,8 @@ export function renderBeylaConfig(opts: RenderBeylaConfigOptions): RenderedBeyla
   const exclude = [...opts.excludePorts, instancePorts.metrics, instancePorts.health, instancePorts.internal];
   let { entries, ports } = instrumentEntries(desired, exclude);
   if (entries.length === 0) {
-    if (settings.whenEmpty !== 'all') return null;
+    // when_empty applies to "no services"; services whose every port is excluded run no Beyla.
+    if (settings.whenEmpty !== 'all' || desired.selectors.length > 0) return null;
     ports = subtractPorts([{ from: MIN_PORT, to: MAX_PORT }], exclude);
     entries = [{ open_ports: formatPorts(ports) }];
   }

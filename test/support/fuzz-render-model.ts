@@ -36,8 +36,9 @@ export function assertRenderContract(c: RenderCase, rendered: RenderedBeylaConfi
   const exeEntries = new Map([...byExe].map(([exe, spans]) => [exe, removePorts(spans, holes)] as const).filter(([, spans]) => spans.length > 0));
   const anySelectorLeft = portsOnly.length > 0 || exeEntries.size > 0;
 
-  if (!anySelectorLeft && c.settings.whenEmpty === 'stop') {
-    assert.equal(rendered, null, 'no port left to instrument and when_empty stop: nothing to run');
+  // when_empty applies to "no services"; services whose every port is excluded run nothing.
+  if (!anySelectorLeft && (c.settings.whenEmpty === 'stop' || c.services.length > 0)) {
+    assert.equal(rendered, null, 'no port left to instrument (when_empty stop, or every service port excluded): nothing to run');
     return 'nothing-to-run';
   }
   assert.ok(rendered, c.services.length === 0 ? 'when_empty all with no services still runs Beyla' : 'services with ports left must render a config');
