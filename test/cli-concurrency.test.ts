@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDropIn } from '../src/config/parse-drop-in.js';
 import { compileValidators } from '../src/config/schema-validate.js';
 import { loadSnapshot } from '../src/store/load-snapshot.js';
-import { isDropInName } from '../src/store/ignored-names.js';
+import { isDropInName } from '../src/config/ignored-names.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 const LOCK_MODULE = fileURLToPath(new URL('../src/store/lock-services-dir.js', import.meta.url));

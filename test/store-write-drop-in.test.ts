@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { CoralError } from '../src/errors.js';
-import { isIgnoredName } from '../src/store/ignored-names.js';
+import { isIgnoredName } from '../src/config/ignored-names.js';
 import { LOCK_NAME, lockServicesDir, storeError } from '../src/store/lock-services-dir.js';
 import { removeDropIn } from '../src/store/remove-drop-in.js';
 import { tempNameFor, writeDropIn } from '../src/store/write-drop-in.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/log.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../src/watch/watch-config.js';
-import { isDropInName, isIgnoredName } from '../src/watch/ignored-names.js';
+import { isDropInName, isIgnoredName } from '../src/config/ignored-names.js';
 
 const DEADLINE_MS = 5000;
 

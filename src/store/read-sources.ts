@@ -4,7 +4,7 @@ import { readdir, realpath, stat, open } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Diagnostic } from '../config/types.js';
 import { isErrno } from '../errors.js';
-import { isDropInName } from './ignored-names.js';
+import { isDropInName } from '../config/ignored-names.js';
 
 /** Larger files are rejected unread. */
 export const MAX_FILE_BYTES = 1024 * 1024;

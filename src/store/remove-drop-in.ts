@@ -2,7 +2,7 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoralError, isErrno } from '../errors.js';
-import { isDropInName } from './ignored-names.js';
+import { isDropInName } from '../config/ignored-names.js';
 import { storeError } from './lock-services-dir.js';
 import { syncDir } from './write-drop-in.js';
 

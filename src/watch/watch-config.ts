@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
-import { isConfigMapEntry, isDropInName } from './ignored-names.js';
+import { isConfigMapEntry, isDropInName } from '../config/ignored-names.js';
 
 /** Why the consumer should re-read the whole configuration. Events are hints, never data. */
 export interface DirtyReason {

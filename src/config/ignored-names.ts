@@ -1,14 +1,14 @@
-// Which names in the config directory are editor, package-manager or lock artefacts and never config.
+// Which names in the config directory are drop-ins, and which are editor, package-manager, temp or lock files.
 //
-// Keep in sync with the snapshot loader's list (src/store): hidden files, `~` backups,
-// `.swp`/`.swx`/`.swo`, `.tmp`, `.#*`, `.dpkg-*`, `.rpmnew`/`.rpmsave`/`.rpmorig`, `.lock`;
-// only `*.yaml`/`*.yml` count as drop-ins. The one difference: the watcher does NOT ignore the
-// Kubernetes ConfigMap layout (`..data`, `..2024_01_02_03_04_05.123`), because a ConfigMap update
+// One list for the loader, the watcher and the writer: hidden files, `~` backups,
+// `.swp`/`.swx`/`.swo`, `.tmp`, `.#*`, `.dpkg-*`, `.rpmnew`/`.rpmsave`/`.rpmorig`, `.lock`,
+// `.bak`/`.orig`; only `*.yaml`/`*.yml` count as drop-ins. Changes to the
+// Kubernetes ConfigMap layout (`..data`, `..2024_01_02_03_04_05.123`) are not ignored, because a ConfigMap update
 // is exactly an atomic swap of the `..data` symlink.
 
 const CONFIGMAP_DATA = '..data';
 const CONFIGMAP_TIMESTAMP_DIR = /^\.\.\d{4}_/;
-const IGNORED_SUFFIX = /(?:~|\.swp|\.swx|\.swo|\.tmp|\.lock|\.rpmnew|\.rpmsave|\.rpmorig|\.dpkg-[A-Za-z]+)$/;
+const IGNORED_SUFFIX = /(?:~|\.swp|\.swx|\.swo|\.tmp|\.lock|\.rpmnew|\.rpmsave|\.rpmorig|\.bak|\.orig|\.dpkg-[A-Za-z]+)$/;
 const DROP_IN_SUFFIX = /\.ya?ml$/;
 
 /** `..data` or a `..<timestamp>` directory of a mounted Kubernetes ConfigMap. */
