@@ -62,7 +62,7 @@ describe('main file schema: errors at file:line:col with hints', () => {
     { name: 'threshold 0', text: 'agent:\n  health:\n    unhealthy_threshold: 0\n', line: 3, col: 26, message: /^agent\.health\.unhealthy_threshold is 0, outside 1-100$/ },
     { name: 'listen without a port', text: 'agent:\n  metrics:\n    listen: localhost\n', line: 3, col: 13, message: /^agent\.metrics\.listen is not valid: "localhost"$/ },
     { name: 'relative control socket', text: 'agent:\n  control:\n    socket: run/c.sock\n', line: 3, col: 13, message: /^agent\.control\.socket is not valid/ },
-    { name: 'owned Beyla key in passthrough', text: 'agent:\n  beyla:\n    config:\n      discovery: {}\n', line: 4, col: 7, message: /^agent\.beyla\.config\.discovery is managed by coral-agent/ },
+    { name: 'owned Beyla key in passthrough', text: 'agent:\n  beyla:\n    config:\n      discovery:\n        instrument: []\n', line: 5, col: 9, message: /^agent\.beyla\.config\.discovery\.instrument is managed by coral-agent/ },
     { name: 'a service in agent.services', text: 'agent:\n  services:\n    - name: web\n      port: 0\n', line: 4, col: 13, message: /^agent\.services\[0\]\.port is 0, outside 1-65535$/ },
     { name: 'empty main file', text: '', line: 1, col: 1, message: /^file is empty$/, hint: /agent: \{\}/ },
   ];

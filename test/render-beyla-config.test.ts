@@ -148,12 +148,11 @@ describe('renderBeylaConfig rules', () => {
     assert.equal(render(desired([])), null);
   });
 
-  test('a selector whose every port is excluded is dropped, not widened to its exe', () => {
+  test('a selector whose every port is excluded is dropped, not widened to its exe nor to the catch-all', () => {
     const state = desired([{ services: ['self'], openPorts: [p(9400)], exePath: '*node*' }]);
     assert.equal(render(state), null);
-    const all = render(state, settings({ whenEmpty: 'all' }));
-    assert.ok(all);
-    assert.deepEqual(instrumentOf(all.yaml), [{ open_ports: '1-9399,9401-41000,41004-65535' }]);
+    // when_empty applies to "no services": a configured service on an excluded port runs no Beyla.
+    assert.equal(render(state, settings({ whenEmpty: 'all' })), null);
   });
 
   test('the catch-all is never mixed with named entries', () => {

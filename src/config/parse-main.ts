@@ -1,14 +1,12 @@
 // coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { OWNED_PATHS } from '../plan/render-beyla-config.js';
 import { buildServices } from './parse-drop-in.js';
 import type { RawService } from './parse-service.js';
 import { validateWith, type Validators } from './schema-validate.js';
 import { resolveSettings, SETTINGS } from './settings.js';
 import type { AgentSettings, Diagnostic, FileResult, HealthDefaults, Origin } from './types.js';
 import { decodeUtf8, locate, parseYaml, type YamlSource } from './yaml-text.js';
-
-/** Top-level keys of Beyla's config that coral-agent writes itself. */
-export const BEYLA_OWNED_KEYS = ['discovery', 'prometheus_export', 'health_check', 'internal_metrics'] as const;
 
 export interface ParseMainOptions {
   /** Absolute path of coral.yaml. */
@@ -86,17 +84,21 @@ function fileValues(source: YamlSource | undefined): Map<string, { value: unknow
   return out;
 }
 
+/** agent.beyla.config keys the agent owns, each placed at its key (the renderer refuses them too). */
 function ownedKeyErrors(source: YamlSource): Diagnostic[] {
   const passthrough = getPath(source.value, 'agent.beyla.config');
   if (typeof passthrough !== 'object' || passthrough === null) return [];
-  return BEYLA_OWNED_KEYS.filter((k) => k in passthrough).map((k) => {
-    const pos = locate(source, ['agent', 'beyla', 'config', k], 'key');
-    return {
-      file: source.file, line: pos.line, col: pos.col, severity: 'error' as const, path: `agent.beyla.config.${k}`,
-      message: `agent.beyla.config.${k} is managed by coral-agent and cannot be set here`,
-      hint: k === 'discovery' ? 'define services in agent.services or services.d instead' : 'coral-agent gives each Beyla instance its own ports and serves metrics on agent.metrics.listen',
-    };
-  });
+  const errors: Diagnostic[] = [];
+  for (const { path, reason } of OWNED_PATHS) {
+    if (getPath(passthrough, path.join('.')) === undefined) continue;
+    const pos = locate(source, ['agent', 'beyla', 'config', ...path], 'key');
+    errors.push({
+      file: source.file, line: pos.line, col: pos.col, severity: 'error', path: `agent.beyla.config.${path.join('.')}`,
+      message: `agent.beyla.config.${path.join('.')} is managed by coral-agent: ${reason}`,
+      hint: 'remove it from agent.beyla.config: coral-agent sets it for every Beyla instance',
+    });
+  }
+  return errors;
 }
 
 export function parseMainConfig(opts: ParseMainOptions): MainResult {
