@@ -139,12 +139,10 @@ test('the stable metrics address serves coral_agent_* and the active Beyla doubl
   await h.stop();
 });
 
-// Product bug: src/daemon/run-command.ts installs its SIGTERM/SIGINT/SIGHUP handlers only after
-// `await startDaemon()` returns, i.e. after the first Beyla is ready; until then the signals keep
-// their default action (execa's exit hook kills Beyla, then the agent dies by the signal).
-const SIGNALS_DURING_STARTUP = 'coral-agent dies of SIGTERM/SIGHUP before it is ready: run-command.ts installs signal handlers after startDaemon() resolves';
+// Signals during start-up: the handlers are installed before start-up, so a SIGTERM stops the
+// agent cleanly and a SIGHUP is applied once it is ready (they used to kill it).
 
-test('SIGTERM while the first Beyla is still starting: the agent exits 0 and leaves no Beyla behind', { todo: SIGNALS_DURING_STARTUP }, async (t) => {
+test('SIGTERM while the first Beyla is still starting: the agent exits 0 and leaves no Beyla behind', async (t) => {
   // slow-start=5: the first instance cannot be ready for 5 s, so the signal surely lands during start-up.
   const h = await createDaemonHarness(t, { env: { FAKE_BEYLA_FAULT: 'slow-start=5' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
   const from = h.launch();
@@ -162,7 +160,7 @@ test('SIGTERM while the first Beyla is still starting: the agent exits 0 and lea
     `SIGTERM during start-up must be an orderly stop that also ends Beyla (pid ${starting!.pid})`);
 });
 
-test('SIGHUP while the first Beyla is still starting does not kill the agent; it becomes ready with the ports', { todo: SIGNALS_DURING_STARTUP }, async (t) => {
+test('SIGHUP while the first Beyla is still starting does not kill the agent; it becomes ready with the ports', async (t) => {
   const h = await createDaemonHarness(t, { env: { FAKE_BEYLA_FAULT: 'slow-start=2' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
   const from = h.launch();
   await h.waitForLog('Beyla candidate spawned', (r) => r.msg === 'Beyla candidate spawned', { fromIndex: from });

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   env: NodeJS.ProcessEnv;
   flags: Record<string, string | undefined>;
   logger: Logger;
+  /** Aborting it during start-up stops everything started so far; startDaemon then rejects. */
+  signal?: AbortSignal;
 }
 
 /** What one reconcile did; the reload API returns it. */
@@ -286,12 +288,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         hint: 'see the log above: Beyla may be slow to become ready (agent.beyla.readiness.timeout)',
       })), settings.startupTimeoutMs);
     });
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(new CoralError('TEMPORARY', 'stopped during start-up'));
+      if (opts.signal?.aborted) onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      await Promise.race([startup, timeout]);
+      await Promise.race([startup, timeout, aborted]);
     } finally {
       clearTimeout(timer);
     }
   } catch (error) {
+    if (opts.signal?.aborted) notifier.stopping();
     await stopAll();
     throw error;
   }

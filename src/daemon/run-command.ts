@@ -3,7 +3,7 @@ import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from '../cli/args.
 import type { Io } from '../cli/io.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
-import { startDaemon } from './daemon.js';
+import { startDaemon, type Daemon } from './daemon.js';
 
 export const RUN_USAGE = `Usage: coral-agent run [--config PATH] [--log-level LEVEL] [--metrics-listen HOST:PORT]
                        [--control-socket PATH] [--beyla-binary PATH] [--services-dir DIR]
@@ -24,32 +24,58 @@ export async function runDaemonCommand(args: string[], io: Io): Promise<number> 
   }
   const env = io.env as NodeJS.ProcessEnv;
   const logger = createLogger({ env });
-  const daemon = await startDaemon({ configPath: values.config as string | undefined, env, flags: settingFlags(values), logger });
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      daemon.stop(signal).then(() => resolve(EXIT.OK), (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        resolve(EXIT.SOFTWARE);
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      logger.info('SIGHUP: reloading now');
-      daemon.reload().catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
-    });
-    const wedge = env.CORAL_TEST_WEDGE_SIGNAL;
-    if (wedge) {
-      // Test-only: block the event loop forever, so the systemd watchdog must act.
-      process.on(wedge as NodeJS.Signals, () => {
-        logger.warn({ signal: wedge }, 'test wedge signal: blocking the event loop');
-        const until = Number.POSITIVE_INFINITY;
-        while (Date.now() < until) { /* wedged on purpose */ }
-      });
+  // Signals are handled from the first moment: a SIGTERM during start-up stops cleanly (exit 0,
+  // STOPPING=1), and a SIGHUP during start-up is applied as soon as the agent is ready.
+  const startup = new AbortController();
+  let daemon: Daemon | undefined;
+  let stopSignal: string | undefined;
+  let reloadPending = false;
+  let resolveStopped: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => { resolveStopped = resolve; });
+  const stop = (signal: string): void => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (!daemon) {
+      logger.info({ signal }, 'stop requested during start-up');
+      startup.abort();
+      return;
     }
-  });
+    daemon.stop(signal).then(() => resolveStopped(EXIT.OK), (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      resolveStopped(EXIT.SOFTWARE);
+    });
+  };
+  const reload = (): void => {
+    if (!daemon) {
+      logger.info('SIGHUP during start-up: reloading once ready');
+      reloadPending = true;
+      return;
+    }
+    logger.info('SIGHUP: reloading now');
+    daemon.reload().catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', reload);
+  const wedge = env.CORAL_TEST_WEDGE_SIGNAL;
+  if (wedge) {
+    // Test-only: block the event loop forever, so the systemd watchdog must act.
+    process.on(wedge as NodeJS.Signals, () => {
+      logger.warn({ signal: wedge }, 'test wedge signal: blocking the event loop');
+      const until = Number.POSITIVE_INFINITY;
+      while (Date.now() < until) { /* wedged on purpose */ }
+    });
+  }
+
+  try {
+    daemon = await startDaemon({ configPath: values.config as string | undefined, env, flags: settingFlags(values), logger, signal: startup.signal });
+  } catch (error) {
+    if (startup.signal.aborted) {
+      logger.info({ signal: stopSignal }, 'stopped during start-up');
+      return EXIT.OK;
+    }
+    throw error;
+  }
+  if (reloadPending) reload();
+  return stopped;
 }
