@@ -193,12 +193,10 @@ test('services.d deleted (Beyla stops), then recreated: the new drop-ins are app
   await h.stop();
 });
 
-// Product bug (fails about half the runs): when services.d is removed and recreated at once, chokidar
-// emits no unlinkDir/addDir, rescans its stale view (add api.yaml, unlink web.yaml) and keeps its
-// inotify watch on the deleted inode; later changes in the new services.d are seen only by the
-// periodic resync (agent.resync_interval, 3 min by default). src/watch/watch-config.ts relies on
-// chokidar noticing the replacement; it should notice the inode change and restart the watch.
-test('services.d deleted and recreated at once: later drop-ins are still seen', { todo: 'watch goes deaf after a fast services.d replace: src/watch/watch-config.ts keeps the watch on the deleted inode' }, async (t) => {
+// When services.d is removed and recreated at once, chokidar can keep its watch on the deleted
+// directory; the watcher compares the directory's identity (dev, inode, birth time) on every
+// event and every few seconds and watches the new one.
+test('services.d deleted and recreated at once: later drop-ins are still seen', async (t) => {
   const h = await createDaemonHarness(t, { dropIns: { 'web.yaml': dropIn('web', 3000) } });
   await h.start();
   await h.waitForLivePorts('3000');

@@ -1,4 +1,5 @@
 // Watches the config file and the services.d drop-ins and turns every relevant change into "dirty".
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
@@ -38,6 +39,8 @@ export interface WatchConfigOptions {
 const DEFAULT_AWAIT_WRITE_FINISH_MS = 50;
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const WATCH_LIMIT_ERRORS = new Set(['ENOSPC', 'EMFILE']);
+/** How often the services directory's identity is compared, beside every event. */
+const IDENTITY_CHECK_MS = 5000;
 
 interface WatchLayout {
   configDir: string;
@@ -82,6 +85,7 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
   let closing: Promise<void> | undefined;
   let current: FSWatcher | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
+  const timers: { identity?: NodeJS.Timeout } = {};
   // Readiness of the current watcher; a replaced (failed) watcher stops holding it up.
   let ready: Promise<void> = Promise.resolve();
   let releaseReady: () => void = () => {};
@@ -115,6 +119,7 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
       if (watcher !== current) return;
       logger.debug({ event, path: p }, 'config path changed');
       emitDirty({ kind: 'event', event, path: p });
+      checkIdentity();
     });
     watcher.on('error', (error) => {
       if (watcher !== current) return;
@@ -138,6 +143,37 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     } while (seen !== ready && !closing);
   };
 
+  // chokidar can keep its watch on a services.d that was deleted and at once recreated, and then
+  // miss everything in the new one: on every event, on resync and every few seconds, compare the
+  // directory's identity and watch afresh when it changed.
+  let identity: string | undefined;
+  let identityCheck: Promise<void> = Promise.resolve();
+  const dirIdentity = async (): Promise<string> => {
+    try {
+      const info = await stat(layout.servicesDir);
+      // The inode number alone is not enough: a directory recreated at once often gets the same one.
+      return `${info.dev}:${info.ino}:${info.birthtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  const checkIdentity = (): void => {
+    identityCheck = identityCheck.then(async () => {
+      const now = await dirIdentity();
+      const before = identity;
+      identity = now;
+      if (before === undefined || before === now || closing || now === 'missing') return;
+      logger.info({ path: layout.servicesDir }, 'services directory was replaced; watching the new one');
+      const old = current;
+      current = undefined;
+      await old?.close();
+      if (closing) return;
+      start();
+      await awaitReady();
+      emitDirty({ kind: 'event', event: 'replaced', path: layout.servicesDir });
+    }).catch((error: unknown) => logger.error({ err: error }, 'checking the services directory failed'));
+  };
+
   const fallBackToPolling = (failed: FSWatcher, error: unknown): void => {
     mode = 'polling';
     logger.warn(
@@ -157,6 +193,7 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     closing ??= (async () => {
       opts.signal.removeEventListener('abort', onAbort);
       if (resyncTimer) clearInterval(resyncTimer);
+      clearInterval(timers.identity);
       releaseReady();
       const watcher = current;
       current = undefined;
@@ -173,10 +210,16 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     return { mode, close: () => Promise.resolve() };
   }
   opts.signal.addEventListener('abort', onAbort, { once: true });
+  identity = await dirIdentity();
   start();
   await awaitReady();
+  timers.identity = setInterval(checkIdentity, IDENTITY_CHECK_MS);
+  timers.identity.unref();
   if (opts.resyncMs > 0 && !closing) {
-    resyncTimer = setInterval(() => emitDirty({ kind: 'resync' }), opts.resyncMs);
+    resyncTimer = setInterval(() => {
+      emitDirty({ kind: 'resync' });
+      checkIdentity();
+    }, opts.resyncMs);
     resyncTimer.unref();
   }
   logger.info({ mode, watch_roots: layout.roots, resync_ms: opts.resyncMs }, 'watching config');
