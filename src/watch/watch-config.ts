@@ -162,7 +162,8 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
       const now = await dirIdentity();
       const before = identity;
       identity = now;
-      if (before === undefined || before === now || closing || now === 'missing') return;
+      // Deleted, or created where there was none: chokidar sees that itself (unlinkDir, addDir).
+      if (before === undefined || before === now || closing || now === 'missing' || before === 'missing') return;
       logger.info({ path: layout.servicesDir }, 'services directory was replaced; watching the new one');
       const old = current;
       current = undefined;
