@@ -43,7 +43,7 @@ const BENCHES: Bench[] = [
     options: {},
     gates: [
       { figure: 'rss_ratio', meaning: 'idle agent RSS / bare node RSS', max: 2.2, aim: 1.6 },
-      { figure: 'agent_idle_cpu_pct', meaning: 'idle agent CPU, % of one core', max: 1, aim: 0.5 },
+      { figure: 'agent_idle_cpu_pct', meaning: 'idle agent CPU (health checks every 1 s), % of one core', max: 2, aim: 0.5 },
     ],
   },
   {
