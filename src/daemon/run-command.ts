@@ -77,5 +77,12 @@ export async function runDaemonCommand(args: string[], io: Io): Promise<number> 
     throw error;
   }
   if (reloadPending) reload();
-  return stopped;
+  const code = await stopped;
+  // Everything was stopped in order; should a handle still hold the event loop (a library's
+  // exit hook, a socket), exit anyway rather than hang until systemd's stop timeout.
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  return code;
 }
+
+/** How long the process may take to exit by itself after an ordered shutdown. */
+const EXIT_GRACE_MS = 2000;
