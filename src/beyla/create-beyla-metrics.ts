@@ -1,11 +1,11 @@
 // The supervisor's Prometheus metrics, registered on the agent's registry.
 import client from 'prom-client';
 
-export type RestartReason = 'config_change' | 'crash';
-export const RESTART_REASONS: readonly RestartReason[] = ['config_change', 'crash'];
+export type RestartReason = 'config_change' | 'crash' | 'unresponsive';
+export const RESTART_REASONS: readonly RestartReason[] = ['config_change', 'crash', 'unresponsive'];
 
 export interface BeylaMetrics {
-  /** `beyla_restarts_total{reason}`: Beyla processes replaced, because the config changed or the old one crashed. */
+  /** `beyla_restarts_total{reason}`: Beyla processes replaced, because the config changed, the old one crashed, or it stopped answering /healthz. */
   restarts: client.Counter<'reason'>;
   /** `beyla_discovery_ports_count`: ports the active instance's discovery selects. */
   discoveryPortsCount: client.Gauge;
@@ -39,7 +39,7 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
   const registers = [registry];
   const restarts = new client.Counter({
     name: 'beyla_restarts_total',
-    help: 'Beyla processes started to replace another, by reason (config_change, crash).',
+    help: 'Beyla processes started to replace another, by reason (config_change, crash, unresponsive).',
     labelNames: ['reason'] as const,
     registers,
   });

@@ -4,16 +4,18 @@ import type { Registry } from 'prom-client';
 import { CoralError } from '../errors.js';
 import type { BeylaSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { renderBeylaConfig, METRICS_PATH, type InstancePorts } from '../plan/render-beyla-config.js';
+import { renderBeylaConfig, HEALTH_PATH, METRICS_PATH, type InstancePorts } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
 import { BeylaInstance, type BeylaExit } from './beyla-instance.js';
 import { createBeylaMetrics, type BeylaMetrics, type RestartReason } from './create-beyla-metrics.js';
 import { backoffMs, CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
 import { fetchText } from './fetch-text.js';
 import { findBeylaBinary, INSTALL_HINT } from './find-beyla-binary.js';
+import { instanceRecord, removeInstanceRecord } from './instance-record.js';
 import { pickFreePorts } from './pick-free-ports.js';
 import { probeReadiness } from './probe-readiness.js';
 import { scrubEnv } from './scrub-env.js';
+import { stopOrphans } from './stop-orphans.js';
 import { removeConfigFile, writeConfigFile } from './write-config-file.js';
 
 export type SupervisorState = 'idle' | 'starting' | 'swapping' | 'ready' | 'degraded' | 'unavailable' | 'stopped' | 'disabled';
@@ -75,6 +77,12 @@ export interface SupervisorTiming extends CrashPolicyOptions {
   swapRetryMaxMs: number;
   /** Deadline of one scrape of the active instance. Default 2 s. */
   scrapeTimeoutMs: number;
+  /** Pause between two liveness probes of the active instance's /healthz. Default 5 s. */
+  livenessIntervalMs: number;
+  /** Consecutive failed liveness probes that mean the active instance is hung. Default 3. */
+  livenessFailures: number;
+  /** Deadline of one liveness probe. Default 1 s. */
+  livenessTimeoutMs: number;
 }
 
 export const DEFAULT_TIMING: Omit<SupervisorTiming, keyof CrashPolicyOptions> = {
@@ -83,6 +91,9 @@ export const DEFAULT_TIMING: Omit<SupervisorTiming, keyof CrashPolicyOptions> = 
   swapRetryInitialMs: 1000,
   swapRetryMaxMs: 30_000,
   scrapeTimeoutMs: 2000,
+  livenessIntervalMs: 5000,
+  livenessFailures: 3,
+  livenessTimeoutMs: 1000,
 };
 
 export interface BeylaSupervisorOptions {
@@ -119,6 +130,13 @@ interface Active extends Target {
   key: string;
   portsString: string;
   portsCount: number;
+}
+
+interface LivenessWatch {
+  instance: BeylaInstance;
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+  abort: AbortController;
 }
 
 interface Cached {
@@ -171,6 +189,11 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private woken = false;
   private wakeUp: (() => void) | null = null;
   private lastEmitted = '';
+  private liveness: LivenessWatch | null = null;
+  /** An active instance the liveness check gave up on, waiting for the run loop to replace it. */
+  private unresponsive: { instance: BeylaInstance; reason: string } | null = null;
+  /** Instances known to be hung: stopped with SIGKILL, not SIGTERM and a grace. */
+  private readonly hung = new WeakSet<BeylaInstance>();
 
   constructor(opts: BeylaSupervisorOptions) {
     super();
@@ -181,12 +204,12 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.excludePorts = [...opts.excludePorts];
     this.env = opts.env ?? process.env;
     this.binary = opts.settings.binary;
-    const { binaryRecheckMs, stopMarginMs, swapRetryInitialMs, swapRetryMaxMs, scrapeTimeoutMs, ...crash } = opts.timing ?? {};
+    const { binaryRecheckMs, stopMarginMs, swapRetryInitialMs, swapRetryMaxMs, scrapeTimeoutMs, livenessIntervalMs, livenessFailures, livenessTimeoutMs, ...crash } = opts.timing ?? {};
     this.crashes = new CrashPolicy(crash);
     this.timing = {
       ...this.crashes.options,
       ...DEFAULT_TIMING,
-      ...dropUndefined({ binaryRecheckMs, stopMarginMs, swapRetryInitialMs, swapRetryMaxMs, scrapeTimeoutMs }),
+      ...dropUndefined({ binaryRecheckMs, stopMarginMs, swapRetryInitialMs, swapRetryMaxMs, scrapeTimeoutMs, livenessIntervalMs, livenessFailures, livenessTimeoutMs }),
     };
     this.metrics = createBeylaMetrics(opts.registry);
     this.metrics.up.set(0);
@@ -302,10 +325,15 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   }
 
   private async run(): Promise<void> {
+    await this.sweepOrphans();
     while (!this.abort.signal.aborted) {
       const now = Date.now();
       try {
-        if (this.pending) {
+        if (this.unresponsive) {
+          const hung = this.unresponsive;
+          this.unresponsive = null;
+          await this.replaceUnresponsive(hung);
+        } else if (this.pending) {
           const request = this.pending;
           this.pending = null;
           this.target = { desired: request.desired, settings: request.settings };
@@ -330,6 +358,25 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       } catch (error) {
         this.onStepError(error);
       }
+    }
+  }
+
+  /** Before the first start: stop any Beyla a killed predecessor left running on this runtime dir. */
+  private async sweepOrphans(): Promise<void> {
+    if (!this.settings.enabled) return;
+    try {
+      const found = await stopOrphans({
+        runtimeDir: this.runtimeDir,
+        graceMs: this.settings.shutdownTimeoutMs + this.timing.stopMarginMs,
+        logger: this.log,
+        signal: this.abort.signal,
+      });
+      const stopped = found.filter((r) => r.action === 'stopped' || r.action === 'killed');
+      if (found.length > 0) {
+        this.log.info({ records: found.length, stopped: stopped.map((r) => r.pid), reports: found }, `orphan sweep: ${stopped.length} Beyla left by a previous agent stopped`);
+      }
+    } catch (error) {
+      this.log.error({ err: error, runtime_dir: this.runtimeDir }, 'could not look for orphaned Beyla processes');
     }
   }
 
@@ -495,7 +542,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       logger: this.rootLog,
     });
     const spawnMs = Date.now() - decidedAt;
-    this.track(instance);
+    this.track(instance, generation);
     this.candidate = instance;
     log.info({ pid: instance.pid, config_file: configFile, ports, open_ports: rendered.portsString, reason: opts.reason }, 'Beyla candidate spawned');
     this.emitState();
@@ -540,18 +587,31 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.lastSwap = { generation, result: old ? 'swapped' : 'started', at: new Date().toISOString(), durationMs };
     log.info({ pid: instance.pid, duration_ms: durationMs, replaced_generation: old?.instance.generation, open_ports: rendered.portsString }, 'Beyla generation promoted');
     this.watchActive(instance);
+    this.watchLiveness(instance);
     this.setState(this.crashes.circuitOpen ? 'degraded' : 'ready', undefined);
     if (old) await this.stopInstance(old.instance);
     return { ok: true, replaced: old !== null, spawnMs };
   }
 
   /** Follows an instance to its exit: then its config file is removed and a crash is handled. */
-  private track(instance: BeylaInstance): void {
+  private track(instance: BeylaInstance, generation: number): void {
     this.live.add(instance);
+    const record = instance.pid === undefined
+      ? Promise.resolve(null)
+      : instanceRecord({ runtimeDir: this.runtimeDir, generation, pid: instance.pid }).catch((error: unknown) => {
+        this.log.warn({ err: error, generation, pid: instance.pid }, 'could not write the Beyla pid record (an orphan of this instance would not be found after an agent crash)');
+        return null;
+      });
     this.reaped.set(instance, instance.exited.then(async (exit) => {
       await removeConfigFile(instance.configFile).catch((error: unknown) => {
         this.log.warn({ err: error, config_file: instance.configFile }, 'could not remove an old Beyla config');
       });
+      const recordPath = await record;
+      if (recordPath) {
+        await removeInstanceRecord(recordPath).catch((error: unknown) => {
+          this.log.warn({ err: error, record: recordPath }, 'could not remove an old Beyla pid record');
+        });
+      }
       this.live.delete(instance);
       this.stopping.delete(instance);
       this.reaped.delete(instance);
@@ -583,7 +643,80 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.recordCrash(active, what);
   }
 
+  /**
+   * Probes the active instance's /healthz every livenessIntervalMs (each probe with its own short
+   * deadline). After livenessFailures failures in a row the instance is hung (e.g. SIGSTOPped or
+   * wedged): the run loop replaces it make-before-break and SIGKILLs it.
+   */
+  private watchLiveness(instance: BeylaInstance): void {
+    this.stopLiveness();
+    const watch: LivenessWatch = { instance, failures: 0, timer: undefined, abort: new AbortController() };
+    this.liveness = watch;
+    const { livenessIntervalMs, livenessFailures, livenessTimeoutMs } = this.timing;
+    const url = `http://127.0.0.1:${instance.ports.health}${HEALTH_PATH}`;
+    const current = (): boolean => this.liveness === watch && this.active?.instance === instance && instance.running;
+    const probe = async (): Promise<void> => {
+      if (!current()) return;
+      try {
+        await fetchText(url, { timeoutMs: livenessTimeoutMs, signal: watch.abort.signal });
+        if (watch.failures > 0) this.log.info({ generation: instance.generation, failures: watch.failures }, 'active Beyla answers /healthz again');
+        watch.failures = 0;
+      } catch (error) {
+        if (!current()) return;
+        watch.failures += 1;
+        const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+        this.log.warn({ generation: instance.generation, pid: instance.pid, failures: watch.failures, of: livenessFailures, error: cause }, 'active Beyla did not answer its liveness probe');
+        if (watch.failures >= livenessFailures) {
+          this.stopLiveness();
+          this.unresponsive = {
+            instance,
+            reason: `${HEALTH_PATH} on 127.0.0.1:${instance.ports.health} did not answer ${watch.failures} probes in a row (${livenessTimeoutMs} ms each, ${livenessIntervalMs} ms apart; last: ${cause})`,
+          };
+          this.wake();
+          return;
+        }
+      }
+      schedule();
+    };
+    const schedule = (): void => {
+      if (this.liveness === watch) watch.timer = setTimeout(() => void probe(), livenessIntervalMs);
+    };
+    schedule();
+  }
+
+  private stopLiveness(): void {
+    if (!this.liveness) return;
+    clearTimeout(this.liveness.timer);
+    this.liveness.abort.abort();
+    this.liveness = null;
+  }
+
+  /** Start a new instance on the hung one's config; once it is ready, SIGKILL the hung one. */
+  private async replaceUnresponsive(hung: { instance: BeylaInstance; reason: string }): Promise<void> {
+    const active = this.active;
+    const { instance } = hung;
+    if (!active || active.instance !== instance || !instance.running) return;
+    this.hung.add(instance);
+    this.log.error({ generation: instance.generation, pid: instance.pid, reason: hung.reason }, `active Beyla is unresponsive: ${hung.reason}; replacing it (make-before-break), then SIGKILL`);
+    let failure: string;
+    try {
+      const binary = await findBeylaBinary(active.settings.binary, this.env);
+      const keyed = { key: active.key, portsString: active.portsString, portsCount: active.portsCount };
+      const result = await this.startCandidate({ target: active, binary, keyed, decidedAt: Date.now(), reason: 'unresponsive' });
+      if (result.ok) return;
+      failure = result.error;
+    } catch (error) {
+      failure = error instanceof CoralError ? error.format() : String(error);
+    }
+    // No replacement: a hung Beyla is no better than none. Kill it and go the crash way (backoff).
+    if (this.active?.instance !== instance) return;
+    this.deactivate();
+    void this.stopInstance(instance);
+    this.recordCrash(active, `unresponsive (${hung.reason}); its replacement failed: ${failure}`);
+  }
+
   private deactivate(): void {
+    this.stopLiveness();
     this.active = null;
     this.lastScrape = null;
     this.metrics.up.set(0);
@@ -608,9 +741,10 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.stopping.add(instance);
     this.emitState();
     const reaped = this.reaped.get(instance);
-    const exit = await instance.stop(instance.shutdownTimeoutMs + this.timing.stopMarginMs);
+    // A hung (e.g. SIGSTOPped) process would not act on SIGTERM until continued: SIGKILL at once.
+    const exit = this.hung.has(instance) ? await instance.kill() : await instance.stop(instance.shutdownTimeoutMs + this.timing.stopMarginMs);
     await reaped;
-    this.log.info({ generation: instance.generation, pid: instance.pid, exit_code: exit.code, signal: exit.signal }, 'Beyla instance stopped');
+    this.log.info({ generation: instance.generation, pid: instance.pid, exit_code: exit.code, signal: exit.signal, hung: this.hung.has(instance) }, 'Beyla instance stopped');
   }
 
   /** Stops every process; used for disable, nothing-to-run and stop(). */

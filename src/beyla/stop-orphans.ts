@@ -1,0 +1,141 @@
+// Find Beyla processes left behind by an agent that was killed (their pid records in the runtime dir) and stop them.
+import { readFileSync } from 'node:fs';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../log.js';
+import { configFilePath } from './write-config-file.js';
+
+const POLL_MS = 50;
+/** How long a SIGKILLed process may take to disappear before we give up waiting. */
+const KILL_WAIT_MS = 5000;
+
+export interface StopOrphansOptions {
+  runtimeDir: string;
+  /** Wait this long after SIGTERM before SIGKILL (shutdown_timeout plus the stop margin). */
+  graceMs: number;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/**
+ * What was found for one record: `stopped` (exited after SIGTERM), `killed` (needed SIGKILL),
+ * `survived` (still there after SIGKILL), `gone` (not running), `pid_reused` (the pid now belongs to
+ * a process whose command line does not name the record's config file: left alone).
+ */
+export type OrphanAction = 'stopped' | 'killed' | 'survived' | 'gone' | 'pid_reused';
+
+export interface OrphanReport {
+  generation: number;
+  pid: number;
+  configFile: string;
+  action: OrphanAction;
+}
+
+/** True while `pid` exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else; it cannot be ours to stop, but it is running.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The argv of `pid` from /proc, or null when it cannot be read (gone, or no /proc). */
+async function commandLine(pid: number): Promise<string[] | null> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((arg) => arg !== '');
+  } catch {
+    return null;
+  }
+}
+
+async function waitGone(pid: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isRunning(pid)) {
+    if (Date.now() >= deadline || signal?.aborted) return false;
+    await delay(POLL_MS);
+  }
+  return true;
+}
+
+function send(pid: number, sig: 'SIGTERM' | 'SIGKILL', log: Logger): void {
+  try {
+    process.kill(pid, sig);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') log.error({ err: error, pid, signal: sig }, 'could not signal an orphaned Beyla');
+  }
+}
+
+async function handleRecord(opts: StopOrphansOptions, generation: number, recordPath: string): Promise<OrphanReport | null> {
+  const log = opts.logger;
+  const configFile = configFilePath(opts.runtimeDir, generation);
+  let text: string;
+  try {
+    text = await readFile(recordPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const pid = Number(text.trim());
+  const report = (action: OrphanAction): OrphanReport => ({ generation, pid, configFile, action });
+  let action: OrphanAction;
+  if (!Number.isSafeInteger(pid) || pid <= 1) {
+    log.warn({ record: recordPath, content: text.slice(0, 40) }, 'ignoring a malformed Beyla pid record');
+    action = 'gone';
+  } else if (!isRunning(pid)) {
+    action = 'gone';
+  } else {
+    const argv = await commandLine(pid);
+    if (argv === null || !argv.includes(configFile)) {
+      log.info({ pid, generation, config_file: configFile, cmdline: argv?.join(' ').slice(0, 200) }, 'a Beyla pid record names a process that is not that Beyla (pid reused): left alone');
+      action = 'pid_reused';
+    } else {
+      log.warn({ pid, generation, config_file: configFile }, 'found a Beyla left running by a previous agent: stopping it');
+      send(pid, 'SIGTERM', log);
+      if (await waitGone(pid, opts.graceMs, opts.signal)) {
+        action = 'stopped';
+      } else {
+        log.warn({ pid, grace_ms: opts.graceMs }, 'orphaned Beyla did not exit after SIGTERM: sending SIGKILL');
+        send(pid, 'SIGKILL', log);
+        action = (await waitGone(pid, KILL_WAIT_MS)) ? 'killed' : 'survived';
+      }
+      if (action === 'survived') log.error({ pid, generation }, 'orphaned Beyla survived SIGKILL');
+      else log.info({ pid, generation, how: action }, 'orphaned Beyla stopped');
+    }
+  }
+  if (action !== 'survived') {
+    await rm(recordPath, { force: true });
+    await rm(configFile, { force: true });
+  }
+  return report(action);
+}
+
+/**
+ * Reads every `beyla-<N>.pid` in the runtime dir; stops each process that is alive and whose
+ * /proc/<pid>/cmdline contains that generation's config path (SIGTERM, SIGKILL after `graceMs`);
+ * never signals a pid whose command line does not match. Removes the records it handled.
+ */
+export async function stopOrphans(opts: StopOrphansOptions): Promise<OrphanReport[]> {
+  let names: string[];
+  try {
+    names = await readdir(opts.runtimeDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const records = names
+    .map((name) => ({ name, match: /^beyla-(\d+)\.pid$/.exec(name) }))
+    .filter((r): r is { name: string; match: RegExpExecArray } => r.match !== null)
+    .map((r) => ({ generation: Number(r.match[1]), path: join(opts.runtimeDir, r.name) }));
+  const reports = await Promise.all(records.map((r) => handleRecord(opts, r.generation, r.path)));
+  return reports.filter((r): r is OrphanReport => r !== null);
+}

@@ -1,0 +1,232 @@
+// BeylaSupervisor: a hung active Beyla (SIGSTOPped) is replaced make-before-break, and orphans left by a killed agent are stopped.
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import client from 'prom-client';
+import type { BeylaSettings } from '../src/config/types.js';
+import { createLogger } from '../src/log.js';
+import type { DesiredState } from '../src/plan/types.js';
+import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
+import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.js';
+import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
+
+type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+function settings(overrides: Partial<BeylaSettings> = {}): BeylaSettings {
+  return {
+    enabled: true,
+    binary: beylaDoublePath(),
+    debounceMs: 0,
+    maxWaitMs: 0,
+    readiness: { timeoutMs: 5000, minUptimeMs: 300, requireInstrumented: false },
+    shutdownTimeoutMs: 1000,
+    whenEmpty: 'stop',
+    config: {},
+    env: {},
+    ...overrides,
+  };
+}
+
+function desired(...ports: number[]): DesiredState {
+  const ranges = ports.map((port) => ({ from: port, to: port }));
+  return { services: [], ports: ranges, selectors: ranges.map((range, index) => ({ services: [`svc${index}`], openPorts: [range] })) };
+}
+
+/** Alive and not a zombie. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(25);
+  }
+}
+
+function metricValue(text: string, sample: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
+
+interface Setup {
+  dir: string;
+  runtimeDir: string;
+  stateDir: string;
+  /** Pids to SIGCONT + SIGKILL after the test whatever happens. */
+  cleanupPids: Set<number>;
+}
+
+async function setup(t: TestContext): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), 'coral-liveness-'));
+  const runtimeDir = join(dir, 'run');
+  const stateDir = join(dir, 'state');
+  await mkdir(runtimeDir, { recursive: true });
+  await mkdir(stateDir);
+  const s: Setup = { dir, runtimeDir, stateDir, cleanupPids: new Set() };
+  t.after(async () => {
+    for (const pid of s.cleanupPids) {
+      if (!isAlive(pid)) continue;
+      try {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      } catch { /* exited meanwhile */ }
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  return s;
+}
+
+function startSupervisor(t: TestContext, s: Setup, timing: Partial<SupervisorTiming> = {}): { sup: BeylaSupervisor; logs: LogLine[]; registry: client.Registry } {
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      callback();
+    },
+  });
+  const registry = new client.Registry();
+  const sup = new BeylaSupervisor({
+    settings: settings(),
+    runtimeDir: s.runtimeDir,
+    logger: createLogger({ level: 'debug', destination: sink, env: {} }),
+    registry,
+    excludePorts: [],
+    env: { ...process.env, FAKE_BEYLA_STATE_DIR: s.stateDir },
+    timing: { stopMarginMs: 500, ...timing },
+  });
+  sup.on('state', (status) => {
+    for (const instance of status.instances) if (instance.pid) s.cleanupPids.add(instance.pid);
+  });
+  t.after(() => sup.stop());
+  return { sup, logs, registry };
+}
+
+function activePid(sup: BeylaSupervisor): number {
+  const active = sup.status().instances.find((i) => i.role === 'active');
+  assert.ok(active?.pid, `no active instance: ${JSON.stringify(sup.status())}`);
+  return active.pid;
+}
+
+describe('BeylaSupervisor liveness of the active instance', () => {
+  test('a SIGSTOPped (hung) active Beyla is replaced on the same config before it is SIGKILLed', async (t) => {
+    const s = await setup(t);
+    const { sup, logs, registry } = startSupervisor(t, s, { livenessIntervalMs: 150, livenessFailures: 3, livenessTimeoutMs: 300 });
+    assert.equal((await sup.apply(desired(8080, 8081))).result, 'started');
+    const hungPid = activePid(sup);
+    process.kill(hungPid, 'SIGSTOP');
+
+    const replaced = await waitFor('a new generation after the hang', () => {
+      const status = sup.status();
+      return status.generation === 2 && status.state === 'ready' ? status : undefined;
+    });
+    assert.equal(replaced.portsString, '8080-8081', 'the replacement instruments the same ports');
+    assert.notEqual(activePid(sup), hungPid);
+    await waitFor('the hung instance to be gone', () => !isAlive(hungPid));
+
+    const report = logs.find((l) => l.level === 50 && /active Beyla is unresponsive/.test(String(l.msg)));
+    assert.ok(report, 'an error log names the hang');
+    assert.match(String(report.reason), /\/healthz on 127\.0\.0\.1:\d+ did not answer 3 probes in a row/);
+    assert.equal(logs.filter((l) => l.msg === 'active Beyla did not answer its liveness probe').length >= 3, true);
+    // Make-before-break: generation 2 was promoted while the hung one still ran, then it was SIGKILLed.
+    const promoted = logs.findIndex((l) => l.msg === 'Beyla generation promoted' && l.generation === 2);
+    const stopped = logs.findIndex((l) => l.msg === 'Beyla instance stopped' && l.generation === 1);
+    assert.ok(promoted >= 0 && stopped > promoted, `promoted at ${promoted}, hung one stopped at ${stopped}`);
+    assert.equal(logs[stopped]?.signal, 'SIGKILL');
+    const text = await registry.metrics();
+    assert.equal(metricValue(text, 'beyla_restarts_total{reason="unresponsive"}'), 1);
+    assert.equal(metricValue(text, 'beyla_restarts_total{reason="crash"}'), 0);
+    assert.equal(sup.status().instances.length, 1);
+  });
+
+  test('a healthy active instance is probed and left alone; its probes stop with it', async (t) => {
+    const s = await setup(t);
+    const { sup, logs, registry } = startSupervisor(t, s, { livenessIntervalMs: 50, livenessFailures: 2, livenessTimeoutMs: 1000 });
+    assert.equal((await sup.apply(desired(8080))).result, 'started');
+    const pid = activePid(sup);
+    // Many probe periods pass (awaited through a swap that needs readiness): no replacement for liveness.
+    assert.equal((await sup.apply(desired(8080, 8082))).result, 'swapped');
+    assert.equal((await sup.apply(desired(8080))).result, 'swapped');
+    assert.equal(isAlive(pid), false, 'the first instance was replaced by the config changes');
+    assert.equal(logs.some((l) => /unresponsive/.test(String(l.msg))), false);
+    assert.equal(metricValue(await registry.metrics(), 'beyla_restarts_total{reason="unresponsive"}'), 0);
+    assert.equal(metricValue(await registry.metrics(), 'beyla_restarts_total{reason="config_change"}'), 2);
+  });
+});
+
+/** A Beyla double started outside any supervisor, as an agent killed by SIGKILL leaves it. */
+async function startOrphan(t: TestContext, s: Setup, generation: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const [metrics = 0, health = 0] = await pickFreePorts(2);
+  const configFile = join(s.runtimeDir, `beyla-${generation}.yaml`);
+  await writeFile(configFile, [
+    'discovery:',
+    '  instrument:',
+    `    - open_ports: "${9000 + generation}"`,
+    `prometheus_export: { port: ${metrics}, path: /metrics }`,
+    `health_check: { port: ${health} }`,
+    '',
+  ].join('\n'));
+  const child = spawn(beylaDoublePath(), ['-config', configFile], {
+    env: { ...process.env, FAKE_BEYLA_STATE_DIR: s.stateDir, ...env },
+    stdio: 'ignore',
+    detached: true,
+  });
+  const pid = child.pid;
+  assert.ok(pid);
+  s.cleanupPids.add(pid);
+  t.after(() => { child.unref(); });
+  await writeFile(join(s.runtimeDir, `beyla-${generation}.pid`), `${pid}\n`);
+  await waitFor(`orphan ${generation} to be up`, async () => (await readdir(s.stateDir)).includes(`${pid}.json`));
+  return child;
+}
+
+describe('BeylaSupervisor orphans', () => {
+  test('on start it stops Beyla processes a killed agent left (SIGKILL for one ignoring SIGTERM), never a reused pid', async (t) => {
+    const s = await setup(t);
+    const polite = await startOrphan(t, s, 4);
+    const stubborn = await startOrphan(t, s, 5, { FAKE_BEYLA_FAULT: 'hang-on-term' });
+    // A record whose pid now belongs to an unrelated process: it must survive.
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    t.after(() => { stranger.kill('SIGKILL'); });
+    assert.ok(stranger.pid);
+    await writeFile(join(s.runtimeDir, 'beyla-6.pid'), `${stranger.pid}\n`);
+    await writeFile(join(s.runtimeDir, 'beyla-6.yaml'), 'discovery: {}\n');
+
+    const { sup, logs } = startSupervisor(t, s, { stopMarginMs: 300 });
+    assert.equal((await sup.apply(desired(8080))).result, 'started');
+
+    assert.equal(isAlive(polite.pid!), false, 'the orphan was stopped');
+    assert.equal(isAlive(stubborn.pid!), false, 'the orphan ignoring SIGTERM was killed');
+    assert.equal(isAlive(stranger.pid), true, 'a reused pid is never signalled');
+    const how = new Map(logs.filter((l) => l.msg === 'orphaned Beyla stopped').map((l) => [l.pid, l.how]));
+    assert.equal(how.get(polite.pid), 'stopped');
+    assert.equal(how.get(stubborn.pid), 'killed');
+    assert.ok(logs.some((l) => /pid reused/.test(String(l.msg)) && l.pid === stranger.pid));
+    // Old records are gone; the running instance has its own record with its pid.
+    const files = (await readdir(s.runtimeDir)).sort();
+    assert.deepEqual(files, ['beyla-1.pid', 'beyla-1.yaml']);
+    assert.equal(Number((await readFile(join(s.runtimeDir, 'beyla-1.pid'), 'utf8')).trim()), activePid(sup));
+
+    await sup.stop();
+    assert.deepEqual(await readdir(s.runtimeDir), [], 'the record is removed when the instance exits');
+  });
+});
