@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createDaemonHarness, dropIn, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
 
 const CHANGES = Number(process.env.SOAK_CHANGES ?? 10_000);
-const WARMUP = Math.min(5000, CHANGES);
+const WARMUP = Math.min(7500, CHANGES);
 const MAIN_PORTS = [7001, 7002, 7003, 7004];
 const EXTRA_PORT = 7100;
 
@@ -78,7 +78,7 @@ test(`soak: ${CHANGES} config changes about 1 ms apart: final state applied, no 
   const expected = (): string => (extra ? `${mainPort},${EXTRA_PORT}` : `${mainPort}`);
 
   // Warm-up with the same load: V8 sizes its heap to a burst like this (RSS rises about 25 MB over
-  // the first ~5,000 changes, then stays flat); the baseline is taken once that has happened.
+  // the first ~5,000-7,500 changes, then stays flat); the baseline is taken once that has happened.
   for (let i = 1; i <= WARMUP; i += 1) {
     await change(i);
     await delay(1);
