@@ -3,6 +3,8 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import client from 'prom-client';
 import type { BeylaSettings } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
 import type { DesiredState } from '../src/plan/types.js';
+import { fetchText } from '../src/beyla/fetch-text.js';
 import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
@@ -229,5 +232,36 @@ describe('BeylaSupervisor orphans', () => {
 
     await sup.stop();
     assert.deepEqual(await readdir(s.runtimeDir), [], 'the record is removed when the instance exits');
+  });
+});
+
+describe('fetchText (the probes\' and scrapes\' GET)', () => {
+  test('text on 2xx; a CoralError on non-2xx, a refused port and a server that never answers; no connection left open', async (t) => {
+    const hanging: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      if (req.url === '/ok') res.end('hello');
+      else if (req.url === '/hang') hanging.push(res);
+      else {
+        res.statusCode = 404;
+        res.end('nope');
+      }
+    });
+    await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', () => resolveListen()));
+    t.after(() => {
+      for (const res of hanging) res.destroy();
+      server.close();
+    });
+    const port = (server.address() as AddressInfo).port;
+    const base = `http://127.0.0.1:${port}`;
+    assert.equal(await fetchText(`${base}/ok`, { timeoutMs: 2000 }), 'hello');
+    await assert.rejects(fetchText(`${base}/missing`, { timeoutMs: 2000 }), (error: Error) => /answered 404/.test(error.message));
+    await assert.rejects(fetchText(`${base}/hang`, { timeoutMs: 200 }), (error: Error) => error.cause instanceof Error && /no answer within 200 ms/.test(error.cause.message));
+    const abort = new AbortController();
+    const aborted = fetchText(`${base}/hang`, { timeoutMs: 10_000, signal: abort.signal });
+    abort.abort();
+    await assert.rejects(aborted, /failed/);
+    const [closed = 0] = await pickFreePorts(1);
+    await assert.rejects(fetchText(`http://127.0.0.1:${closed}/`, { timeoutMs: 2000 }), (error: Error) => (error.cause as NodeJS.ErrnoException).code === 'ECONNREFUSED');
+    await waitFor('every connection to be closed', () => new Promise<boolean>((resolveCount) => server.getConnections((_e, count) => resolveCount(count === 0))));
   });
 });
