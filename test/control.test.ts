@@ -6,22 +6,10 @@ import { once } from 'node:events';
 import { chmod, link, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createLogger, type Logger } from '../src/log.js';
 import { CoralError } from '../src/errors.js';
 import { controlRequest, startControlServer, type ControlHandlers } from '../src/control/index.js';
-
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', env: {}, destination }), lines };
-}
+import { captureLogger } from './support/capture-logger.js';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coral-control-'));

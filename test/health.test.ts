@@ -4,26 +4,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import { createLogger, type Logger } from '../src/log.js';
+import type { Logger } from '../src/log.js';
 import type { HealthCheck, HealthDefaults, Service } from '../src/config/types.js';
 import { HealthMonitor, type ServiceHealth } from '../src/health/index.js';
+import { captureLogger } from './support/capture-logger.js';
 
 const DEFAULTS: HealthDefaults = { intervalMs: 1000, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 2 };
 const DEADLINE_MS = 10_000;
-
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', env: {}, destination }), lines };
-}
 
 function service(name: string, port: number, health: Partial<HealthCheck>): Service {
   return {

@@ -1,8 +1,6 @@
 // The scrape address: agent + Beyla metrics in one response, resilient to Beyla failing or switching.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../src/log.js';
 import { CoralError } from '../src/errors.js';
 import {
   createAgentMetrics,
@@ -12,17 +10,7 @@ import {
   startMetricsServer,
   type MetricsServer,
 } from '../src/metrics/index.js';
-
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', env: {}, destination }), lines };
-}
+import { captureLogger } from './support/capture-logger.js';
 
 async function scrape(server: MetricsServer, path = '/metrics'): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${server.address.port}${path}`);

@@ -5,28 +5,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { createLogger } from '../src/log.js';
 import { createNotifier, monotonicUsec } from '../src/systemd/notifier.js';
 import { NotifySocket } from './support/notify-socket.js';
+import { captureLogger } from './support/capture-logger.js';
 
 const DEADLINE_MS = 5000;
 
 interface TestContext {
   after: (fn: () => Promise<void> | void) => void;
-}
-
-function capturingLogger() {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', destination, env: {} });
-  const lines = () => chunks.join('').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger, lines };
 }
 
 /** A capture socket in a fresh temp dir; the real process environment points at it (libsystemd reads that). */
@@ -142,13 +129,13 @@ test('without NOTIFY_SOCKET nothing is sent and nothing throws', async (t) => {
 
 test('the systemd-notify fallback delivers in order, naming this process as the sender', async (t) => {
   const socket = await capture(t, { setProcessEnv: false });
-  const log = capturingLogger();
+  const log = captureLogger();
   const notifier = createNotifier({ env: { NOTIFY_SOCKET: socket.path, PATH: process.env.PATH }, logger: log.logger, prefer: 'systemd-notify' });
   if (!notifier.enabled) {
     t.skip('systemd-notify is not installed');
     return;
   }
-  assert.ok(log.lines().some((l) => l.level === 40 && l.msg === 'sending systemd notifications with systemd-notify'));
+  assert.ok(log.lines.some((l) => l.level === 40 && l.msg === 'sending systemd notifications with systemd-notify'));
   notifier.reloading();
   notifier.readyAfterReload('reloaded');
   await notifier.flush();

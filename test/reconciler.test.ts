@@ -1,11 +1,10 @@
 // Unit tests of the reconcile worker with a controllable fake run: coalescing, debounce, maxWait, ordering, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoralError } from '../src/errors.js';
-import { createLogger, type Logger } from '../src/log.js';
 import { Reconciler, type ReconcileContext } from '../src/reconcile/reconciler.js';
+import { captureLogger } from './support/capture-logger.js';
 
 const DEADLINE_MS = 5000;
 
@@ -60,26 +59,13 @@ class FakeRun {
   }
 }
 
-function capturingLogger(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', destination, env: {} });
-  const lines = () => chunks.join('').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger, lines };
-}
-
 function setUp(
   t: { after: (fn: () => Promise<void>) => void },
   timing: { debounceMs: number; maxWaitMs: number },
 ) {
   const fake = new FakeRun();
   const controller = new AbortController();
-  const log = capturingLogger();
+  const log = captureLogger();
   const reconciler = new Reconciler<number>({
     deps: { run: fake.run },
     ...timing,
@@ -194,7 +180,7 @@ test('a failing run is logged, rejects its triggerNow callers, and the loop keep
   fake.failWith = boom;
   await assert.rejects(withDeadline(reconciler.triggerNow('reload'), 'failed run'), (error) => error === boom);
   assert.equal(reconciler.failures, 1);
-  const errorLine = log.lines().find((l) => l.level === 50);
+  const errorLine = log.lines.find((l) => l.level === 50);
   assert.equal(errorLine?.reconcile_id, 1);
   assert.equal((errorLine?.err as { message?: string } | undefined)?.message, 'beyla refused the config');
 
@@ -207,7 +193,7 @@ test('a failing run is logged, rejects its triggerNow callers, and the loop keep
 
 test('each run gets a logger bound to its reconcile_id', async (t) => {
   const fake = new FakeRun();
-  const log = capturingLogger();
+  const log = captureLogger();
   const controller = new AbortController();
   const reconciler = new Reconciler<number>({
     deps: { run: async (ctx) => { ctx.logger.info({ files: 3 }, 'applied'); return fake.run(ctx); } },
@@ -219,7 +205,7 @@ test('each run gets a logger bound to its reconcile_id', async (t) => {
   t.after(() => reconciler.close());
   await reconciler.triggerNow('one');
   await reconciler.triggerNow('two');
-  const applied = log.lines().filter((l) => l.msg === 'applied');
+  const applied = log.lines.filter((l) => l.msg === 'applied');
   assert.deepEqual(applied.map((l) => l.reconcile_id), [1, 2]);
   assert.deepEqual(applied.map((l) => l.component), ['reconcile', 'reconcile']);
 });
