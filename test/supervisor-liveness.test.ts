@@ -2,74 +2,22 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import client from 'prom-client';
-import type { BeylaSettings } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
-import type { DesiredState } from '../src/plan/types.js';
 import { fetchText } from '../src/beyla/fetch-text.js';
 import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
+import { isAlive } from './support/daemon-harness.js';
+import { desired, metricValue, settings, waitFor } from './support/supervisor-fixtures.js';
 
 type LogLine = Record<string, unknown> & { msg?: string; level?: number };
-
-function settings(overrides: Partial<BeylaSettings> = {}): BeylaSettings {
-  return {
-    enabled: true,
-    binary: beylaDoublePath(),
-    debounceMs: 0,
-    maxWaitMs: 0,
-    readiness: { timeoutMs: 5000, minUptimeMs: 300, requireInstrumented: false },
-    shutdownTimeoutMs: 1000,
-    whenEmpty: 'stop',
-    config: {},
-    env: {},
-    ...overrides,
-  };
-}
-
-function desired(...ports: number[]): DesiredState {
-  const ranges = ports.map((port) => ({ from: port, to: port }));
-  return { services: [], ports: ranges, selectors: ranges.map((range, index) => ({ services: [`svc${index}`], openPorts: [range] })) };
-}
-
-/** Alive and not a zombie. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(25);
-  }
-}
-
-function metricValue(text: string, sample: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
-}
 
 interface Setup {
   dir: string;

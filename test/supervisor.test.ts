@@ -7,14 +7,13 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import client from 'prom-client';
 import type { BeylaSettings } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
 import { startMetricsServer } from '../src/metrics/start-metrics-server.js';
-import type { DesiredState } from '../src/plan/types.js';
 import { BeylaSupervisor, type SupervisorStatus, type SupervisorTiming } from '../src/beyla/supervisor.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
+import { desired, metricValue, settings, waitFor } from './support/supervisor-fixtures.js';
 
 type LogLine = Record<string, unknown> & { msg?: string };
 
@@ -30,46 +29,12 @@ interface Harness {
   pids: Set<number>;
 }
 
-function settings(overrides: Partial<BeylaSettings> = {}): BeylaSettings {
-  return {
-    enabled: true,
-    binary: beylaDoublePath(),
-    debounceMs: 0,
-    maxWaitMs: 0,
-    readiness: { timeoutMs: 5000, minUptimeMs: 300, requireInstrumented: false },
-    shutdownTimeoutMs: 1000,
-    whenEmpty: 'stop',
-    config: {},
-    env: {},
-    ...overrides,
-  };
-}
-
-function desired(...ports: number[]): DesiredState {
-  const ranges = ports.map((port) => ({ from: port, to: port }));
-  return {
-    services: [],
-    ports: ranges,
-    selectors: ranges.map((range, index) => ({ services: [`svc${index}`], openPorts: [range] })),
-  };
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(25);
   }
 }
 
@@ -123,11 +88,6 @@ function pidOfGeneration(h: Harness, generation: number): number {
     if (found?.pid) return found.pid;
   }
   assert.fail(`generation ${generation} was never reported`);
-}
-
-function metricValue(text: string, sample: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
 function doublePids(text: string | null): string[] {
