@@ -32,6 +32,13 @@ const BENCHES: Bench[] = [
     gates: [{ figure: 'ratio', meaning: 'load+validate+merge of 10,000 drop-ins / bare read+yaml.parse', max: 2.5, aim: 2 }],
   },
   {
+    name: 'incremental',
+    load: () => import('./incremental.js') as never,
+    options: { fileCount: 10_000, rounds: 3 },
+    // Goal: <= 50 ms of CPU, i.e. ~0.04 of a full re-read; stat of every file, the merge and the diff still scale with N.
+    gates: [{ figure: 'incremental_over_full', meaning: 'reconcile work CPU, one drop-in changed among 10,000: incremental / full re-read', max: 0.3, aim: 0.04 }],
+  },
+  {
     name: 'connect',
     load: () => import('./connect.js') as never,
     options: { rounds: 7 },

@@ -15,6 +15,7 @@ import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics
 import { describeChange, formatChange, type Change } from '../plan/describe-change.js';
 import { desiredState } from '../plan/desired-state.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { DropInCache } from '../store/drop-in-cache.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
@@ -74,6 +75,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await mkdir(settings.runtimeDir, { recursive: true, mode: 0o750 });
 
   let snapshot: Snapshot | undefined;
+  /** Reconciles re-read only drop-ins whose identity changed; a reload or every 15 min reads all. */
+  const dropInCache = new DropInCache();
   let lastResult: ReconcileResult | undefined;
   let dirtySince: number | undefined;
   const seenDiagnostics = new Set<string>();
@@ -136,7 +139,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const reconcileRun = async (ctx: { id: number; reason: string; logger: Logger }): Promise<ReconcileResult> => {
     const since = dirtySince ?? Date.now();
     dirtySince = undefined;
-    const loaded = await loadSnapshot({ configPath: settings.configPath, env, flags, previous: snapshot, validators });
+    const loaded = await loadSnapshot({ configPath: settings.configPath, env, flags, previous: snapshot, validators, cache: dropInCache });
     const next = loaded.snapshot;
     for (const d of next.diagnostics) {
       const key = diagnosticKey(d);
@@ -253,6 +256,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const reload = async (): Promise<ReconcileResult> => {
     notifier.reloading();
+    dropInCache.invalidate(); // an explicit reload reads every file
     try {
       return await reconciler.triggerNow('reload');
     } finally {

@@ -34,6 +34,12 @@ function contentKey(state: FileState): string {
   return JSON.stringify(state.services.map((s) => [s.name, s.ports, s.exe ?? null, s.health, s.type ?? null]));
 }
 
+/** Same services; the loader's cache hands back the very same objects for an unchanged file, so most checks end at the first test. */
+function sameContent(a: FileState, b: FileState): boolean {
+  if (a.services.length === b.services.length && a.services.every((s, i) => s === b.services[i])) return true;
+  return contentKey(a) === contentKey(b);
+}
+
 export function describeChange(before: { services: readonly Service[]; files: readonly FileState[] } | undefined, after: { services: readonly Service[]; files: readonly FileState[] }): Change {
   const oldPorts = mergeRanges((before?.services ?? []).flatMap((s) => s.ports));
   const newPorts = mergeRanges(after.services.flatMap((s) => s.ports));
@@ -44,12 +50,12 @@ export function describeChange(before: { services: readonly Service[]; files: re
     const previous = oldFiles.get(file);
     const name = basename(file);
     if (state.status !== 'valid') {
-      if (!previous || previous.status === 'valid' || contentKey(previous) !== contentKey(state)) files.push(`${name} invalid`);
+      if (!previous || previous.status === 'valid' || !sameContent(previous, state)) files.push(`${name} invalid`);
     } else if (!previous) {
       files.push(`${name} added`);
     } else if (previous.status !== 'valid') {
       files.push(`${name} fixed`);
-    } else if (contentKey(previous) !== contentKey(state)) {
+    } else if (!sameContent(previous, state)) {
       files.push(`${name} changed`);
     }
   }

@@ -6,6 +6,7 @@ import { parseMainConfig } from '../config/parse-main.js';
 import { loadValidators, type Validators } from '../config/schema-validate.js';
 import type { FileResult, Snapshot } from '../config/types.js';
 import { CoralError } from '../errors.js';
+import type { DropInCache } from './drop-in-cache.js';
 import { readDropIns, readSourceFile } from './read-sources.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/coral/coral.yaml';
@@ -18,6 +19,8 @@ export interface LoadOptions {
   previous?: Snapshot | undefined;
   /** Compiled schemas; pass them in when loading repeatedly (compiling is the slow part). */
   validators?: Validators;
+  /** Keep parsed drop-ins between loads; only files whose identity changed are read again. */
+  cache?: DropInCache | undefined;
 }
 
 export interface LoadResult {
@@ -60,13 +63,29 @@ export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResul
   const settings = !mainValid && options.previous ? options.previous.settings : fallback.settings;
   const origins = !mainValid && options.previous ? options.previous.origins : { ...fallback.origins, config: { kind: origin === 'default' ? 'default' : origin, ...(origin === 'env' ? { name: 'CORAL_CONFIG' } : origin === 'flag' ? { name: 'config' } : {}) } } as Snapshot['origins'];
 
-  const listing = await readDropIns(settings.servicesDir);
+  const { cache } = options;
+  const full = cache?.begin(JSON.stringify([settings.servicesDir, settings.health])) ?? true;
+  const listing = await readDropIns(settings.servicesDir, cache && !full
+    ? { reuse: (file, identity) => cache.entries.get(file)?.identity === identity }
+    : cache ? { reuse: () => false } : {});
   const results: FileResult[] = [mainResult];
-  for (const source of listing.files) {
-    results.push('bytes' in source
+  listing.files.forEach((source, i) => {
+    if ('reused' in source) {
+      results.push(cache!.entries.get(source.file)!.result);
+      cache!.last.reused++;
+      return;
+    }
+    const result: FileResult = 'bytes' in source
       ? parseDropIn({ file: source.file, bytes: source.bytes, validators: compiled, healthDefaults: settings.health })
-      : { file: source.file, ok: false, errors: [source.error] });
-  }
+      : { file: source.file, ok: false, errors: [source.error] };
+    results.push(result);
+    if (!cache) return;
+    cache.last.read++;
+    const identity = listing.identities?.[i];
+    if (identity === undefined) cache.entries.delete(source.file);
+    else cache.entries.set(source.file, { identity, result });
+  });
+  cache?.retain(new Set(listing.files.map((f) => f.file)));
   const snapshot = mergeSnapshot({
     previous: options.previous,
     settings,

@@ -5,6 +5,7 @@ import { join, sep } from 'node:path';
 import type { Diagnostic } from '../config/types.js';
 import { isErrno } from '../errors.js';
 import { isDropInName } from '../config/ignored-names.js';
+import { identities } from './drop-in-cache.js';
 
 /** Larger files are rejected unread. */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -69,8 +70,18 @@ export async function readSourceFile(file: string): Promise<SourceFile> {
   }
 }
 
+/** A drop-in whose identity matched what the caller already parsed: not read again. */
+export type DropInSource = SourceFile | { file: string; reused: true };
+
+export interface ReadDropInsOptions {
+  /** Called with each regular file's identity (see drop-in-cache.ts); true skips reading it. */
+  reuse?: (file: string, identity: string) => boolean;
+}
+
 export interface DropInListing {
-  files: SourceFile[];
+  files: DropInSource[];
+  /** With `reuse`: each file's identity as stat'ed before it was read (undefined: not known). */
+  identities?: (string | undefined)[];
   /** Problems with the directory itself (world-writable: every drop-in in it is rejected). */
   dirErrors: Diagnostic[];
   /** False when the directory does not exist (no drop-ins, not an error). */
@@ -82,7 +93,7 @@ function byteOrder(a: string, b: string): number {
 }
 
 /** The drop-ins in lexical order; ConfigMap layouts (`x.yaml -> ..data/x.yaml`) read through their symlinks. */
-export async function readDropIns(dir: string): Promise<DropInListing> {
+export async function readDropIns(dir: string, opts: ReadDropInsOptions = {}): Promise<DropInListing> {
   let entries: Dirent[];
   let dirReal: string;
   try {
@@ -108,8 +119,25 @@ export async function readDropIns(dir: string): Promise<DropInListing> {
     }
     throw error;
   }
-  const files = await mapInOrder(entries, READ_CONCURRENCY, (e) => readDropIn({ file: join(dir, e.name), isSymlink: e.isSymbolicLink(), dir, dirReal }));
-  return { files, dirErrors: [], exists: true };
+  const read = (e: Dirent): Promise<SourceFile> => readDropIn({ file: join(dir, e.name), isSymlink: e.isSymbolicLink(), dir, dirReal });
+  const { reuse } = opts;
+  if (!reuse) return { files: await mapInOrder(entries, READ_CONCURRENCY, read), dirErrors: [], exists: true };
+  // Identity first, then the read: a file changed in between is seen as changed next time.
+  const ids = await identities(entries, (e) => join(dir, e.name));
+  const files: DropInSource[] = new Array<DropInSource>(entries.length);
+  const toRead: number[] = [];
+  entries.forEach((e, i) => {
+    const file = join(dir, e.name);
+    const id = ids[i];
+    // A symlink's target check is redone every time (its link can be re-pointed without touching the target).
+    if (id !== undefined && !e.isSymbolicLink() && reuse(file, id)) files[i] = { file, reused: true };
+    else toRead.push(i);
+  });
+  const fresh = await mapInOrder(toRead, READ_CONCURRENCY, (i) => read(entries[i]!));
+  toRead.forEach((index, k) => {
+    files[index] = fresh[k]!;
+  });
+  return { files, identities: ids, dirErrors: [], exists: true };
 }
 
 async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
