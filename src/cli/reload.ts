@@ -35,13 +35,15 @@ export async function reload(args: string[], io: Io): Promise<number> {
   const { snapshot } = await loadSnapshot({ configPath: values.config as string | undefined, env: io.env, flags: settingFlags(values) });
   const socketPath = snapshot.settings.control.socket;
   const response = await controlRequest({ socketPath, method: 'POST', path: '/v1/reload', timeoutMs });
-  const body = response.body as { ok?: boolean; message?: string; errors?: Diagnostic[]; error?: string; result?: string };
+  const body = response.body as { ok?: boolean; invalid?: boolean; message?: string; errors?: Diagnostic[]; error?: string; result?: string };
   for (const d of body.errors ?? []) io.err(formatDiagnostic(d));
   if (response.status === 200 && body.ok) {
     io.out(`reloaded: ${body.message ?? body.result ?? 'applied'}`);
     return EXIT.OK;
   }
-  if (response.status === 422) {
+  // 422: a file is invalid (nothing changed). A valid configuration that Beyla failed to apply is a
+  // temporary failure (75): the old Beyla keeps running and the agent retries.
+  if (response.status === 422 && body.invalid !== false) {
     io.err(`reload rejected: ${body.message ?? 'the configuration is invalid'}; the agent keeps running on its last good configuration`);
     return EXIT.DATAERR;
   }

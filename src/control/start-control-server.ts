@@ -7,8 +7,10 @@ import { lookupGroupId } from './lookup-group-id.js';
 import { prepareSocketPath } from './prepare-socket-path.js';
 
 export interface ReloadOutcome {
-  /** false when the new configuration is invalid (served as 422). */
+  /** false when the new configuration is invalid (served as 422) or could not be applied (503). */
   ok: boolean;
+  /** With ok false: true (or absent) when a file is invalid, false when a valid configuration failed to apply. */
+  invalid?: boolean;
   [key: string]: unknown;
 }
 
@@ -77,7 +79,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         logger.warn({ timeout_ms: reloadTimeoutMs }, 'reload did not finish in time');
         return { status: 504, body: { error: `reload did not finish within ${reloadTimeoutMs / 1000} s` } };
       }
-      return { status: outcome.ok ? 200 : 422, body: outcome };
+      return { status: outcome.ok ? 200 : outcome.invalid === false ? 503 : 422, body: outcome };
     }
     return { status: 404, body: { error: `no such endpoint: ${method} ${path}` } };
   }

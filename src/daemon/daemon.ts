@@ -33,6 +33,8 @@ export interface DaemonOptions {
 /** What one reconcile did; the reload API returns it. */
 export interface ReconcileResult {
   ok: boolean;
+  /** A file was invalid (as opposed to a valid configuration that Beyla failed to apply). */
+  invalid: boolean;
   message: string;
   generation: number;
   change: Change;
@@ -212,7 +214,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (outcome.result === 'failed') ctx.logger.warn(fields, message);
     else if (outcome.result === 'unchanged' && change.files.length === 0) ctx.logger.debug(fields, message);
     else ctx.logger.info(fields, message);
-    lastResult = { ok, message, generation: outcome.generation, change, beyla: outcome, errors, at: new Date().toISOString() };
+    const invalid = !loaded.mainValid || loaded.invalidFiles.length > 0 || errors.length > 0;
+    lastResult = { ok, invalid, message, generation: outcome.generation, change, beyla: outcome, errors, at: new Date().toISOString() };
     pushStatus();
     return lastResult;
   };
@@ -276,7 +279,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         status,
         reload: async () => {
           const result = await reload();
-          return { ok: result.ok, message: result.message, errors: result.errors, generation: result.generation, result: result.beyla.result };
+          return { ok: result.ok, invalid: result.invalid, message: result.message, errors: result.errors, generation: result.generation, result: result.beyla.result };
         },
       },
     });
