@@ -61,7 +61,7 @@ function buildSettings(file: string, values: Map<string, unknown>): AgentSetting
       config: get('agent.beyla.config'),
       env: get('agent.beyla.env'),
     },
-    metrics: { listen: get('agent.metrics.listen') },
+    metrics: { listen: get('agent.metrics.listen'), continuity: get('agent.metrics.continuity') },
     control: { socket: get('agent.control.socket') },
     health: {
       intervalMs: get('agent.health.interval'),

@@ -35,6 +35,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'agent.beyla.config', kind: 'object', default: {} },
   { key: 'agent.beyla.env', kind: 'object', default: {} },
   { key: 'agent.metrics.listen', kind: 'string', default: '127.0.0.1:9464', env: 'CORAL_METRICS_LISTEN', flag: 'metrics-listen', pattern: { source: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', expected: 'host:port, [::1]:port or :port with a port of 0-65535' } },
+  { key: 'agent.metrics.continuity', kind: 'boolean', default: true, env: 'CORAL_METRICS_CONTINUITY' },
   { key: 'agent.control.socket', kind: 'string', default: '/run/coral-agent/control.sock', env: 'CORAL_CONTROL_SOCKET', flag: 'control-socket', pattern: { source: '^/', expected: 'an absolute path' } },
   { key: 'agent.health.interval', kind: 'duration', default: 10_000, env: 'CORAL_HEALTH_INTERVAL' },
   { key: 'agent.health.timeout', kind: 'duration', default: 2000, env: 'CORAL_HEALTH_TIMEOUT' },

@@ -89,7 +89,7 @@ export interface AgentSettings {
   startupTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   beyla: BeylaSettings;
-  metrics: { listen: string };
+  metrics: { listen: string; continuity: boolean };
   control: { socket: string };
   health: HealthDefaults;
   /** Resync period for the watcher (lost events). */
