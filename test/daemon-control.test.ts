@@ -101,6 +101,8 @@ test('POST /v1/reload applies a change now (200), and answers 422 for a broken c
   assert.equal(good.body.result, 'swapped');
   assert.match(good.body.message, /^ports \+8080 \(api\.yaml added\); Beyla generation 1 -> 2/);
   const running = await h.waitForLivePorts('3000,8080');
+  assert.match(await h.scrape(), /^coral_agent_main_config_rejected 0$/m);
+  assert.match(await h.scrape(), /^coral_agent_beyla_state\{state="ready"\} 1$/m);
 
   const text = await readFile(h.configPath, 'utf8');
   await writeFile(h.configPath, text.replace('  beyla:\n', '  beyla:\n    debounce: [oops\n'));
@@ -111,6 +113,7 @@ test('POST /v1/reload applies a change now (200), and answers 422 for a broken c
   const first = bad.body.errors[0] as { file: string; line: number; col: number; message: string };
   assert.equal(first.file, h.configPath);
   assert.ok(first.line > 0, `error without a line: ${JSON.stringify(first)}`);
+  assert.match(await h.scrape(), /^coral_agent_main_config_rejected 1$/m, 'the last good coral.yaml serves: the metric says so');
 
   const status = await h.status();
   assert.equal(status.state, 'ready');

@@ -4,6 +4,7 @@ import { countPorts, formatRanges, mergeRanges } from '../config/ports.js';
 import { loadValidators } from '../config/schema-validate.js';
 import type { Diagnostic, Snapshot } from '../config/types.js';
 import { BeylaSupervisor, type ApplyOutcome } from '../beyla/supervisor.js';
+import { createBeylaStateMetrics } from '../beyla/create-beyla-state-metrics.js';
 import { startControlServer, type ControlServer } from '../control/start-control-server.js';
 import { CoralError } from '../errors.js';
 import { HealthMonitor } from '../health/health-monitor.js';
@@ -98,6 +99,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   const pushStatus = (): void => notifier.status(statusLine());
 
+  const beylaState = createBeylaStateMetrics(registry);
   const supervisor = new BeylaSupervisor({
     settings: settings.beyla,
     runtimeDir: settings.runtimeDir,
@@ -105,8 +107,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     registry,
     excludePorts: [parseListen(settings.metrics.listen).port].filter((p) => p > 0),
     env,
-    onState: () => pushStatus(),
+    onState: (status) => {
+      beylaState.record(status);
+      pushStatus();
+    },
   });
+  beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
   const cleanup: Array<() => Promise<void> | void> = [];
@@ -178,6 +184,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const outcome = await supervisor.apply(desired, settings.beyla);
     const rejected = next.files.filter((f) => f.status !== 'valid');
     metrics.rejectedDropins.set(rejected.filter((f) => f.file !== settings.configPath).length);
+    metrics.mainConfigRejected.set(rejected.some((f) => f.file === settings.configPath) ? 1 : 0);
     const errors = next.diagnostics.filter((d) => d.severity === 'error');
     const ok = loaded.invalidFiles.length === 0 && errors.length === 0 && outcome.result !== 'failed';
     const elapsedMs = Date.now() - since;

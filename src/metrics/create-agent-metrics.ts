@@ -13,6 +13,8 @@ export interface AgentMetrics {
   lastSuccessfulReload: client.Gauge;
   /** `coral_agent_rejected_dropins`: drop-in files currently invalid (stale or rejected). */
   rejectedDropins: client.Gauge;
+  /** `coral_agent_main_config_rejected`: 1 while coral.yaml is invalid (its last good content is kept), else 0. */
+  mainConfigRejected: client.Gauge;
   /** `coral_agent_config_change_to_applied_seconds`: from the first file event to Beyla running the result. */
   changeToApplied: client.Histogram;
   /** `coral_agent_generation`: generation number of the applied configuration. */
@@ -44,6 +46,11 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     help: 'Drop-in files that are currently invalid (their last good content, if any, is kept).',
     registers,
   });
+  const mainConfigRejected = new client.Gauge({
+    name: 'coral_agent_main_config_rejected',
+    help: '1 while the main file (coral.yaml) is invalid and its last good content is kept, else 0.',
+    registers,
+  });
   const changeToApplied = new client.Histogram({
     name: 'coral_agent_config_change_to_applied_seconds',
     help: 'Time from a configuration change being seen to Beyla running the result.',
@@ -59,6 +66,7 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     reloads,
     lastSuccessfulReload,
     rejectedDropins,
+    mainConfigRejected,
     changeToApplied,
     generation,
     recordReload(result, at = new Date()) {
