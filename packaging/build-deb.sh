@@ -129,11 +129,15 @@ install -D -m 0644 "$REPO/packaging/man/coral.1" "$root/usr/share/man/man1/coral
 install -D -m 0644 "$REPO/packaging/man/coral-agent.8" "$root/usr/share/man/man8/coral-agent.8"
 gzip -9n "$root/usr/share/man/man1/coral.1" "$root/usr/share/man/man8/coral-agent.8"
 install -D -m 0644 "$REPO/packaging/lintian-overrides" "$root/usr/share/lintian/overrides/$PKG"
+# Monitoring: Prometheus rules and the Grafana dashboard (docs/monitoring.md).
+install -D -m 0644 "$REPO/packaging/prometheus/coral-agent.rules.yml" "$root/usr/share/$PKG/prometheus/coral-agent.rules.yml"
+[ -f "$REPO/packaging/grafana/coral-agent.json" ] && install -D -m 0644 "$REPO/packaging/grafana/coral-agent.json" "$root/usr/share/$PKG/grafana/coral-agent.json"
 
 doc=$root/usr/share/doc/$PKG
 mkdir -p "$doc"
 gzip -9nc "$REPO/packaging/debian/changelog" > "$doc/changelog.gz"
 [ -f "$REPO/docs/packaging.md" ] && install -m 0644 "$REPO/docs/packaging.md" "$doc/packaging.md"
+[ -f "$REPO/docs/monitoring.md" ] && install -m 0644 "$REPO/docs/monitoring.md" "$doc/monitoring.md"
 {
   cat "$REPO/packaging/debian/copyright.in"
   # One paragraph for the bundled npm packages, then a stand-alone paragraph per licence name.
