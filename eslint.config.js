@@ -1,4 +1,4 @@
-// ESLint flat config: typescript-eslint, plus the rule that keeps config/ and plan/ pure.
+// ESLint flat config: typescript-eslint, plus the rule that keeps config/, plan/ and lifecycle/ pure.
 import tseslint from 'typescript-eslint';
 
 const edgeModules = [
@@ -18,11 +18,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**/*.ts', 'src/plan/**/*.ts'],
+    files: ['src/config/**/*.ts', 'src/plan/**/*.ts', 'src/lifecycle/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: edgeModules.map((name) => ({ name, message: 'config/ and plan/ are pure: no I/O, timers, processes or logging. Pass data in from an edge folder.' })),
-        patterns: [{ group: ['../{store,watch,reconcile,beyla,health,systemd,control,metrics,daemon,cli}/*', '../log.js'], message: 'config/ and plan/ import only each other, errors and the schemas.' }],
+        paths: edgeModules.map((name) => ({ name, message: 'config/, plan/ and lifecycle/ are pure: no I/O, timers, processes or logging. Pass data in from an edge folder.' })),
+        patterns: [{ group: ['../{store,watch,reconcile,beyla,health,systemd,control,metrics,daemon,cli}/*', '../log.js'], message: 'config/, plan/ and lifecycle/ import only each other, errors and the schemas.' }],
       }],
       'no-restricted-globals': ['error',
         { name: 'setTimeout', message: 'pure folder: no timers' },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CoralError } from '../src/errors.js';
 import { parseBeylaLog } from '../src/beyla/parse-beyla-log.js';
 import { scrubEnv } from '../src/beyla/scrub-env.js';
-import { CrashPolicy, backoffMs } from '../src/beyla/crash-policy.js';
+import { CrashPolicy, backoffMs } from '../src/lifecycle/crash-policy.js';
 import { findBeylaBinary } from '../src/beyla/find-beyla-binary.js';
 import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { instrumentedByName } from '../src/beyla/check-instrumented.js';

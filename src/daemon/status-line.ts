@@ -19,6 +19,7 @@ function beylaPart(beyla: SupervisorStatus): string {
     case 'starting': return 'beyla starting';
     case 'idle': return 'beyla idle (no services)';
     case 'disabled': return 'beyla disabled';
+    case 'stopping': return 'beyla stopping';
     case 'stopped': return 'beyla stopped';
     case 'unavailable': return `beyla unavailable: ${beyla.reason ?? 'unknown reason'}`;
     case 'degraded': return `beyla degraded${pid}: ${beyla.reason ?? `${beyla.consecutiveCrashes} crashes`}`;

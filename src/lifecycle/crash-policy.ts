@@ -36,24 +36,46 @@ export interface CrashDecision {
   opened: boolean;
 }
 
+/** Crash history: a plain value, so the lifecycle can carry it in its state. */
+export interface CrashRecord {
+  consecutive: number;
+  /** Times of the crashes inside the circuit window, oldest first. */
+  times: readonly number[];
+  circuitOpen: boolean;
+}
+
+export const NO_CRASHES: CrashRecord = { consecutive: 0, times: [], circuitOpen: false };
+
+/** The record after one more crash at `now`, and how long to wait before restarting. */
+export function addCrash(record: CrashRecord, now: number, o: CrashPolicyOptions): CrashDecision & { record: CrashRecord } {
+  const times = [...record.times.filter((t) => now - t < o.circuitWindowMs), now];
+  const consecutive = record.consecutive + 1;
+  const circuitOpen = record.circuitOpen || times.length >= o.circuitCrashes;
+  const delayMs = circuitOpen ? o.degradedRetryMs : backoffMs(consecutive, o.initialBackoffMs, o.maxBackoffMs);
+  return { record: { consecutive, times, circuitOpen }, delayMs, opened: circuitOpen && !record.circuitOpen };
+}
+
+/** The same bookkeeping as a small mutable object. */
 export class CrashPolicy {
   readonly options: CrashPolicyOptions;
-  consecutive = 0;
-  circuitOpen = false;
-  private crashTimes: number[] = [];
+  private record: CrashRecord = NO_CRASHES;
 
   constructor(options: Partial<CrashPolicyOptions> = {}) {
     this.options = { ...DEFAULT_CRASH_POLICY, ...options };
   }
 
+  get consecutive(): number {
+    return this.record.consecutive;
+  }
+
+  get circuitOpen(): boolean {
+    return this.record.circuitOpen;
+  }
+
   recordCrash(now: number): CrashDecision {
-    const o = this.options;
-    this.consecutive += 1;
-    this.crashTimes = [...this.crashTimes.filter((t) => now - t < o.circuitWindowMs), now];
-    const wasOpen = this.circuitOpen;
-    if (this.crashTimes.length >= o.circuitCrashes) this.circuitOpen = true;
-    const delayMs = this.circuitOpen ? o.degradedRetryMs : backoffMs(this.consecutive, o.initialBackoffMs, o.maxBackoffMs);
-    return { delayMs, opened: this.circuitOpen && !wasOpen };
+    const { record, ...decision } = addCrash(this.record, now, this.options);
+    this.record = record;
+    return decision;
   }
 
   /** Whether an instance started at `startedAt` has run long enough to forget past crashes. */
@@ -62,8 +84,6 @@ export class CrashPolicy {
   }
 
   reset(): void {
-    this.consecutive = 0;
-    this.circuitOpen = false;
-    this.crashTimes = [];
+    this.record = NO_CRASHES;
   }
 }

@@ -1,0 +1,32 @@
+// The supervisor's status: the lifecycle state plus what the driver knows of each process (pid, ports, config file).
+import { publicState } from '../lifecycle/step.js';
+import { activeOf, candidateOf } from '../lifecycle/transitions.js';
+import type { LifecycleState } from '../lifecycle/types.js';
+import type { BeylaInstance } from './beyla-instance.js';
+import type { InstanceStatus, SupervisorStatus } from './supervisor-types.js';
+
+export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number, BeylaInstance>, binary: string): SupervisorStatus {
+  const active = activeOf(m);
+  const candidate = candidateOf(m);
+  const describe = (generation: number, role: InstanceStatus['role']): InstanceStatus[] => {
+    const instance = processes.get(generation);
+    if (!instance || (role === 'stopping' && !instance.running)) return [];
+    return [{ generation, pid: instance.pid ?? null, role, ports: { ...instance.ports }, startedAt: new Date(instance.startedAt).toISOString(), configFile: instance.configFile }];
+  };
+  const instances = [
+    ...(active ? describe(active.generation, 'active') : []),
+    ...(candidate && !candidate.exited ? describe(candidate.generation, 'candidate') : []),
+    ...m.retiring.flatMap((r) => describe(r.generation, 'stopping')),
+  ];
+  return {
+    state: publicState(m),
+    generation: active?.generation ?? 0,
+    binary,
+    ...(m.reason === null ? {} : { reason: m.reason }),
+    instances,
+    ...(m.lastSwap ? { lastSwap: { ...m.lastSwap } } : {}),
+    consecutiveCrashes: m.crashes.consecutive,
+    circuitOpen: m.crashes.circuitOpen,
+    portsString: active?.target.portsString ?? '',
+  };
+}

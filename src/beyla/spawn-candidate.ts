@@ -1,0 +1,49 @@
+// Starts one candidate Beyla: fresh loopback ports, its rendered config file, the process, and a pid record.
+import { CoralError } from '../errors.js';
+import type { Target } from '../lifecycle/types.js';
+import type { Logger } from '../log.js';
+import { renderBeylaConfig, type InstancePorts } from '../plan/render-beyla-config.js';
+import { BeylaInstance } from './beyla-instance.js';
+import { pickFreePorts } from './pick-free-ports.js';
+import { scrubEnv } from './scrub-env.js';
+import { writeConfigFile } from './write-config-file.js';
+
+export interface SpawnCandidateOptions {
+  generation: number;
+  target: Target;
+  runtimeDir: string;
+  /** The agent's own ports plus every live instance's: never picked, never instrumented. */
+  excludePorts: number[];
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Checked after the config file is written: true means do not start the process after all. */
+  cancelled: () => boolean;
+}
+
+export interface SpawnedCandidate {
+  instance: BeylaInstance | null;
+  /** Ports never instrumented by this instance (for the readiness check). */
+  excludePorts: number[];
+  configFile: string;
+  portsString: string;
+}
+
+export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<SpawnedCandidate> {
+  const { generation, target } = opts;
+  const [metrics = 0, health = 0, internal = 0] = await pickFreePorts(3, opts.excludePorts);
+  const ports: InstancePorts = { metrics, health, internal };
+  const rendered = renderBeylaConfig({ desired: target.desired, settings: target.settings, instancePorts: ports, excludePorts: opts.excludePorts });
+  if (!rendered) throw new CoralError('INTERNAL', 'rendered Beyla config vanished between key and file');
+  const configFile = await writeConfigFile({ runtimeDir: opts.runtimeDir, generation, yaml: rendered.yaml });
+  if (opts.cancelled()) return { instance: null, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
+  const instance = new BeylaInstance({
+    binary: target.binary,
+    configFile,
+    generation,
+    ports,
+    env: scrubEnv(opts.env, target.settings.env),
+    shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
+    logger: opts.logger,
+  });
+  return { instance, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
+}

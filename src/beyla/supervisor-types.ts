@@ -1,0 +1,64 @@
+// The Beyla supervisor's public shapes: apply outcomes, status, options.
+import type { Registry } from 'prom-client';
+import type { BeylaSettings } from '../config/types.js';
+import type { SupervisorTiming } from '../lifecycle/timing.js';
+import type { ApplyResult, SupervisorState, SwapRecord } from '../lifecycle/types.js';
+import type { Logger } from '../log.js';
+import type { InstancePorts } from '../plan/render-beyla-config.js';
+
+export type { ApplyResult, SupervisorState, SwapRecord, SupervisorTiming };
+
+export interface ApplyOutcome {
+  result: ApplyResult;
+  /** Generation of the active instance after this request (0: none yet). */
+  generation: number;
+  /** Ports the active instance instruments after this request ("" when none). */
+  portsString: string;
+  error?: string;
+  /** From the request to its outcome. */
+  durationMs: number;
+  /** From the decision to swap to the candidate process spawned (the agent's own overhead), when one was spawned. */
+  spawnMs?: number;
+}
+
+export interface InstanceStatus {
+  generation: number;
+  pid: number | null;
+  role: 'active' | 'candidate' | 'stopping';
+  ports: InstancePorts;
+  startedAt: string;
+  configFile: string;
+}
+
+export interface SupervisorStatus {
+  state: SupervisorState;
+  /** Generation of the active instance (0: none). */
+  generation: number;
+  /** Resolved binary path, or the configured name while it is not found. */
+  binary: string;
+  reason?: string;
+  instances: InstanceStatus[];
+  lastSwap?: SwapRecord;
+  consecutiveCrashes: number;
+  circuitOpen: boolean;
+  portsString: string;
+}
+
+export interface BeylaSupervisorOptions {
+  settings: BeylaSettings;
+  /** Where each generation's beyla-<N>.yaml is written (mode 0600). */
+  runtimeDir: string;
+  logger: Logger;
+  registry: Registry;
+  /** The agent's own ports (metrics listen...): never instrumented. */
+  excludePorts: number[];
+  /** Inherited environment for Beyla before scrubbing; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Called with the new status on every state change (also emitted as 'state'). */
+  onState?: (status: SupervisorStatus) => void;
+  timing?: Partial<SupervisorTiming>;
+}
+
+export interface BeylaSupervisorEvents {
+  state: [status: SupervisorStatus];
+}
