@@ -2,7 +2,7 @@
 import client from 'prom-client';
 import type { SupervisorState } from './supervisor.js';
 
-export const SUPERVISOR_STATES: readonly SupervisorState[] = ['idle', 'starting', 'swapping', 'ready', 'degraded', 'unavailable', 'stopped', 'disabled'];
+export const SUPERVISOR_STATES: readonly SupervisorState[] = ['idle', 'starting', 'swapping', 'ready', 'degraded', 'unavailable', 'stopping', 'stopped', 'disabled'];
 
 export interface BeylaStateMetrics {
   /** Sets `coral_agent_beyla_state{state}` (1 for `state`, 0 for the others) and `coral_agent_beyla_circuit_open`. */
@@ -13,7 +13,7 @@ export function createBeylaStateMetrics(registry: client.Registry): BeylaStateMe
   const registers = [registry];
   const state = new client.Gauge({
     name: 'coral_agent_beyla_state',
-    help: 'The Beyla supervisor state: 1 for the current state (idle, starting, swapping, ready, degraded, unavailable, stopped, disabled), 0 for the others.',
+    help: 'The Beyla supervisor state: 1 for the current state (idle, starting, swapping, ready, degraded, unavailable, stopping, stopped, disabled), 0 for the others.',
     labelNames: ['state'] as const,
     registers,
   });
