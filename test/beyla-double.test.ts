@@ -360,7 +360,7 @@ test('fault slow-start brings the endpoints up only after the delay', async (t) 
   assert.equal(double.child.exitCode, null);
 });
 
-test('an unknown fault is refused loudly, and --version prints the version', async (t) => {
+test('an unknown fault is refused loudly; like Beyla there is no --version: the first log line, the flag error, exit 2', async (t) => {
   const dir = await tempDir(t);
   const config = await writeConfig(dir, configDoc(await freePorts()));
   const typo = spawnDouble(t, { args: ['-config', config], env: { FAKE_BEYLA_FAULT: 'crash-afterr=1' } });
@@ -368,6 +368,16 @@ test('an unknown fault is refused loudly, and --version prints the version', asy
   assert.match(typo.output(), /unknown fault "crash-afterr=1"/);
 
   const version = spawnDouble(t, { args: ['--version'], env: { FAKE_BEYLA_VERSION: 'v9.9.9' } });
-  assert.deepEqual(await version.exit, { code: 0, signal: null });
-  assert.match(version.output(), /v9\.9\.9/);
+  assert.deepEqual(await version.exit, { code: 2, signal: null });
+  assert.match(version.output(), /^time=\S+ level=INFO msg="Grafana Beyla" Version=v9\.9\.9 /m);
+  assert.match(version.output(), /flag provided but not defined: -version/);
+});
+
+test('an exe_path glob gobwas cannot compile is a wrong configuration (exit 255)', async (t) => {
+  const dir = await tempDir(t);
+  const ports = await freePorts();
+  const config = await writeConfig(dir, configDoc(ports, { discovery: { instrument: [{ exe_path: '*[web2*', open_ports: 9000 }] } }));
+  const bad = spawnDouble(t, { args: ['-config', config] });
+  assert.deepEqual(await bad.exit, { code: 255, signal: null });
+  assert.match(bad.output(), /level=ERROR msg="wrong configuration" error="parsing YAML configuration: invalid regular expression in node !!str: unexpected end of input"/);
 });

@@ -1,4 +1,5 @@
 // Does Beyla's beyla_instrumented_processes cover every process listening on the selected ports?
+import { exeGlobMatcher } from '../config/exe-glob.js';
 import type { PortRange } from '../config/types.js';
 import type { Selector } from '../plan/types.js';
 import { subtractPorts } from '../plan/format-ports.js';
@@ -10,10 +11,9 @@ export interface InstrumentedCheck {
   missing: string[];
 }
 
-/** Glob on a whole path (`*`, `?`), as Beyla's exe_path matches. */
+/** Beyla's exe_path matcher; a glob the config layer would refuse matches nothing. */
 function globMatcher(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  return exeGlobMatcher(glob) ?? /(?!)/;
 }
 
 const inRanges = (ranges: readonly PortRange[], port: number): boolean => ranges.some((r) => port >= r.from && port <= r.to);

@@ -1,6 +1,7 @@
 // One schema-valid service mapping -> a typed Service, with port and health problems placed at their line and column.
 import { mergeRanges, parsePortItem } from './ports.js';
 import { parseDuration } from './duration.js';
+import { parseExeGlob } from './exe-glob.js';
 import type { Diagnostic, HealthCheck, HealthDefaults, PortRange, Service } from './types.js';
 import { locate, type PathSegment, type YamlSource } from './yaml-text.js';
 
@@ -16,6 +17,17 @@ export interface RawService {
 function error(source: YamlSource, path: readonly PathSegment[], message: string, hint?: string, at: 'key' | 'value' = 'value'): Diagnostic {
   const pos = locate(source, path, at);
   return { file: source.file, line: pos.line, col: pos.col, severity: 'error', message, ...(hint ? { hint } : {}) };
+}
+
+const EXE_HINT = 'exe is a glob on the whole executable path: * (crosses /), ?, [abc], [!abc], [a-z], {a,b}; escape a literal one with \\';
+
+/** The first character an HTTP request path may not hold unescaped (as Node refuses them), described; undefined when fine. */
+function badPathCharacter(path: string): string | undefined {
+  const bad = /[^\u0021-\u007e]/u.exec(path);
+  if (!bad) return undefined;
+  const c = bad[0];
+  const name = c === ' ' ? 'a space' : c === '\t' ? 'a tab' : c === '\n' ? 'a newline' : `the character U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return `${name} at character ${bad.index + 1}`;
 }
 
 function parseHealth(raw: RawService['health'], defaults: HealthDefaults): HealthCheck {
@@ -53,7 +65,18 @@ export function parseService(opts: { raw: RawService; source: YamlSource; path: 
       else ranges.push(parsed);
     });
   }
+  if (raw.exe !== undefined) {
+    const glob = parseExeGlob(raw.exe);
+    if (!glob.ok) {
+      const why = glob.beylaRejects ? 'Beyla cannot compile it' : 'refused';
+      errors.push(error(source, [...path, 'exe'], `exe glob ${why}: at character ${glob.at}, ${glob.reason}`, EXE_HINT));
+    }
+  }
   const health = parseHealth(raw.health, opts.healthDefaults);
+  const badPath = health.kind === 'http' ? badPathCharacter(health.path ?? '/') : undefined;
+  if (badPath) {
+    errors.push(error(source, [...path, 'health'], `health path "${health.path}" has ${badPath}: an HTTP request path cannot carry it`, 'percent-encode it (a space is %20)'));
+  }
   if (health.kind !== 'none' && health.timeoutMs > health.intervalMs) {
     errors.push(error(source, [...path, 'health'], `health timeout (${health.timeoutMs}ms) is longer than its interval (${health.intervalMs}ms)`));
   }

@@ -1,6 +1,7 @@
 // Reads and validates a Beyla YAML file the way Beyla v3.31 does, as far as coral-agent can tell.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { compileGlob, GlobError } from './glob.mjs';
 
 // Resolved from this file's real location (node_modules up the tree), then NODE_PATH.
 const YAML = createRequire(import.meta.url)('yaml');
@@ -51,10 +52,14 @@ export const normalizePorts = (ranges) => {
   return merged.map(({ from, to }) => (from === to ? `${from}` : `${from}-${to}`)).join(',');
 };
 
-/** Glob (`*`, `?`, `[...]`) on a whole executable path, as a RegExp. */
+/** exe_path as Beyla compiles it while decoding the YAML: a glob gobwas refuses is a wrong configuration. */
 const globToRegExp = (glob) => {
-  const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  try {
+    return compileGlob(glob);
+  } catch (error) {
+    if (!(error instanceof GlobError)) throw error;
+    throw new WrongConfiguration(`parsing YAML configuration: invalid regular expression in node !!str: ${error.message}`);
+  }
 };
 
 const parseSelector = (entry, key) => {
@@ -101,6 +106,18 @@ export const configPathFrom = ({ argv, env }) => {
   for (const [index, arg] of argv.entries()) {
     const match = /^--?config(?:=(.*))?$/.exec(arg);
     if (match) return match[1] ?? argv[index + 1];
+  }
+  return undefined;
+};
+
+/** The first flag Go's flag package would refuse ("-version"), or undefined; only -config is defined, parsing stops at "--" or a non-flag. */
+export const unknownFlag = (argv) => {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') return undefined;
+    const name = arg.replace(/^--?/, '').split('=')[0];
+    if (name !== 'config') return `-${name}`;
+    if (!arg.includes('=')) i++;
   }
   return undefined;
 };

@@ -141,8 +141,10 @@ const portsChoice: fc.Arbitrary<PortsChoice> = fc.oneof(
 const exePart: fc.Arbitrary<Part> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ value: undefined }) },
   { weight: 2, arbitrary: fc.constantFrom('*gunicorn*', '/usr/bin/node', '*java*').map(ok) },
-  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 }).map(ok) },
+  // Any text without glob brackets, escapes or control characters is a literal glob Beyla compiles.
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 }).filter((g) => !/[\u0000-\u001f\u007f[\]{}\\]/u.test(g)).map(ok) },
   { weight: 1, arbitrary: fc.constantFrom('', 42, true, ['*x*']).map(bad('schema')) },
+  { weight: 1, arbitrary: fc.constantFrom('*[web2*', '[a-z0-9]', '/srv/[]', 'a\\', '{a,b', 'x\ny').map(bad('semantic')) },
 );
 const typePart: fc.Arbitrary<Part> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ value: undefined }) },
