@@ -62,7 +62,7 @@ function startSupervisor(t: TestContext, s: Setup, timing: Partial<SupervisorTim
     logger: createLogger({ level: 'debug', destination: sink, env: {} }),
     registry,
     excludePorts: [],
-    env: { ...process.env, FAKE_BEYLA_STATE_DIR: s.stateDir },
+    env: { ...process.env, CORAL_BEYLA_PASS_ENV: 'FAKE_BEYLA_*', FAKE_BEYLA_STATE_DIR: s.stateDir },
     timing: { stopMarginMs: 500, ...timing },
   });
   sup.on('state', (status) => {

@@ -48,12 +48,22 @@ describe('parseBeylaLog', () => {
 });
 
 describe('scrubEnv', () => {
-  test('drops inherited BEYLA_*, OTEL_EBPF_* and NOTIFY_SOCKET, keeps the rest, explicit env wins', () => {
-    const env = scrubEnv(
-      { PATH: '/usr/bin', BEYLA_OPEN_PORT: '80', BEYLA_CONFIG_PATH: '/x', OTEL_EBPF_LOG_LEVEL: 'debug', NOTIFY_SOCKET: '/run/n', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', HOME: undefined },
-      { BEYLA_LOG_LEVEL: 'debug', PATH: '/opt/bin' },
-    );
-    assert.deepEqual(env, { PATH: '/opt/bin', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', BEYLA_LOG_LEVEL: 'debug' });
+  test('a hostile inherited environment: only PATH, locale, time zone and TMPDIR reach Beyla, then the explicit env', () => {
+    const hostile: NodeJS.ProcessEnv = {
+      PATH: '/usr/bin', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC', TMPDIR: '/tmp', HOME: undefined,
+      BEYLA_OPEN_PORT: '1-65535', BEYLA_AUTO_TARGET_EXE: '*', BEYLA_CONFIG_PATH: '/x', BEYLA_EXECUTABLE_NAME: 'sh',
+      OTEL_GO_AUTO_TARGET_EXE: '/usr/bin/*', OTEL_EBPF_OPEN_PORT: '1-65535', OTEL_EBPF_LOG_LEVEL: 'debug',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://evil', OTEL_SERVICE_NAME: 'x', OTEL_RESOURCE_ATTRIBUTES: 'a=b',
+      NOTIFY_SOCKET: '/run/systemd/notify', LD_PRELOAD: '/tmp/evil.so', LD_LIBRARY_PATH: '/tmp', NODE_OPTIONS: '--require /tmp/x.js',
+      GODEBUG: 'x', SSH_AUTH_SOCK: '/tmp/agent', INVOCATION_ID: 'abc', CORAL_BEYLA_PASS_ENV: '* ;rm',
+    };
+    const env = scrubEnv(hostile, { BEYLA_LOG_LEVEL: 'debug', PATH: '/opt/bin' });
+    assert.deepEqual(env, { PATH: '/opt/bin', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC', TMPDIR: '/tmp', BEYLA_LOG_LEVEL: 'debug' });
+  });
+
+  test('CORAL_BEYLA_PASS_ENV names more inherited variables (NAME or PREFIX*)', () => {
+    const env = scrubEnv({ PATH: '/bin', CORAL_BEYLA_PASS_ENV: 'OTEL_EXPORTER_OTLP_HEADERS, HTTPS_PROXY FAKE_*', OTEL_EXPORTER_OTLP_HEADERS: 'k=v', HTTPS_PROXY: 'http://p', FAKE_A: '1', OTEL_SERVICE_NAME: 'x' });
+    assert.deepEqual(env, { PATH: '/bin', OTEL_EXPORTER_OTLP_HEADERS: 'k=v', HTTPS_PROXY: 'http://p', FAKE_A: '1' });
   });
 });
 

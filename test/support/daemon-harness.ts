@@ -384,6 +384,7 @@ export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptio
   const harness = new DaemonHarness(dir, env);
   t.after(() => harness.cleanup());
   env.FAKE_BEYLA_STATE_DIR = harness.stateDir;
+  env.CORAL_BEYLA_PASS_ENV = 'FAKE_BEYLA_*'; // the double's switches; Beyla itself gets an allow-listed environment
   Object.assign(env, opts.env ?? {});
   await mkdir(harness.servicesDir, { mode: 0o755 });
   await mkdir(harness.stateDir);
