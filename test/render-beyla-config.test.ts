@@ -197,7 +197,7 @@ describe('renderBeylaConfig rules', () => {
       assert.throws(() => render(state, settings({ config })), (error: unknown) => {
         assert.ok(error instanceof CoralError);
         assert.equal(error.code, 'INVALID_CONFIG');
-        assert.match(error.message, /owned by coral-agent/);
+        assert.match(error.message, /managed by coral-agent/);
         return true;
       }, JSON.stringify(config));
     }

@@ -57,7 +57,7 @@ async function harness(t: TestContext, opts: { settings?: BeylaSettings; timing?
     logger: createLogger({ level: 'debug', destination: sink, env: {} }),
     registry,
     excludePorts: [],
-    env: { ...process.env, FAKE_BEYLA_STATE_DIR: stateDir, ...opts.env },
+    env: { ...process.env, CORAL_BEYLA_PASS_ENV: 'FAKE_BEYLA_*', FAKE_BEYLA_STATE_DIR: stateDir, ...opts.env },
     timing: { stopMarginMs: 500, ...opts.timing },
   });
   const h: Harness = { sup, dir, runtimeDir, stateDir, registry, logs, states: [], pids: new Set() };
@@ -391,7 +391,8 @@ describe('BeylaSupervisor failures and lifecycle', () => {
 
     const blind = settings({
       readiness: { ...readiness, timeoutMs: 3000 },
-      config: { discovery: { ...tuning.discovery, exclude_instrument: [{ open_ports: String(listener.port) }] } },
+      // The listener is younger than min_process_age, so Beyla leaves it alone (exclude_instrument is refused in agent.beyla.config).
+      config: { discovery: { ...tuning.discovery, min_process_age: '1h' } },
     });
     const failed = await h.sup.apply(desired(listener.port), blind);
     assert.equal(failed.result, 'failed');

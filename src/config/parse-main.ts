@@ -1,6 +1,6 @@
 // coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { OWNED_PATHS } from '../plan/render-beyla-config.js';
+import { checkBeylaPassthrough } from './beyla-keys.js';
 import { buildServices } from './parse-drop-in.js';
 import type { RawService } from './parse-service.js';
 import { validateWith, type Validators } from './schema-validate.js';
@@ -84,26 +84,24 @@ function fileValues(source: YamlSource | undefined): Map<string, { value: unknow
   return out;
 }
 
-/** agent.beyla.config keys the agent owns, each placed at its key (the renderer refuses them too). */
-function ownedKeyErrors(source: YamlSource): Diagnostic[] {
+/** agent.beyla.config's problems (refused keys, __proto__, unknown keys), each placed at its key. */
+function passthroughDiagnostics(source: YamlSource): Diagnostic[] {
   const passthrough = getPath(source.value, 'agent.beyla.config');
-  if (typeof passthrough !== 'object' || passthrough === null) return [];
-  const errors: Diagnostic[] = [];
-  for (const { path, reason } of OWNED_PATHS) {
-    if (getPath(passthrough, path.join('.')) === undefined) continue;
-    const pos = locate(source, ['agent', 'beyla', 'config', ...path], 'key');
-    errors.push({
-      file: source.file, line: pos.line, col: pos.col, severity: 'error', path: `agent.beyla.config.${path.join('.')}`,
-      message: `agent.beyla.config.${path.join('.')} is managed by coral-agent: ${reason}`,
-      hint: 'remove it from agent.beyla.config: coral-agent sets it for every Beyla instance',
-    });
-  }
-  return errors;
+  return checkBeylaPassthrough(passthrough).map((finding) => {
+    const segments = finding.path.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    const pos = locate(source, ['agent', 'beyla', 'config', ...segments], finding.at);
+    return {
+      file: source.file, line: pos.line, col: pos.col, severity: finding.severity,
+      path: ['agent.beyla.config', ...finding.path].join('.'), message: finding.message,
+      ...(finding.hint ? { hint: finding.hint } : {}),
+    };
+  });
 }
 
 export function parseMainConfig(opts: ParseMainOptions): MainResult {
   const { file } = opts;
   const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
   let source: YamlSource | undefined;
   const decoded = decodeUtf8(file, opts.bytes);
   if ('error' in decoded) {
@@ -116,7 +114,9 @@ export function parseMainConfig(opts: ParseMainOptions): MainResult {
     } else {
       source = parsed.source;
       errors.push(...validateWith(opts.validators.main, source.value, source));
-      if (errors.length === 0) errors.push(...ownedKeyErrors(source));
+      if (errors.length === 0) {
+        for (const d of passthroughDiagnostics(source)) (d.severity === 'error' ? errors : warnings).push(d);
+      }
     }
   }
   const valid = errors.length === 0 ? source : undefined;
@@ -129,6 +129,6 @@ export function parseMainConfig(opts: ParseMainOptions): MainResult {
   const built = buildServices(valid, rawServices.map((raw, i) => ({ raw, path: ['agent', 'services', i] })), settings.health as HealthDefaults);
   const result: FileResult = built.errors.length > 0
     ? { file, ok: false, errors: built.errors }
-    : { file, ok: true, services: built.services, warnings: [] };
+    : { file, ok: true, services: built.services, warnings };
   return { settings, origins: resolved.origins, result, settingErrors: resolved.diagnostics };
 }
