@@ -20,7 +20,9 @@ export interface CandidateHost {
   readonly instances: Map<number, BeylaInstance>;
   readonly probes: Map<number, AbortController>;
   readonly cancelled: Set<number>;
-  enqueue(make: () => LifecycleEvent | null): void;
+  enqueue(make: () => LifecycleEvent | null | Promise<LifecycleEvent | null>): void;
+  /** Awaited in the event queue just before a candidate's 'ready' event (the promotion moment). */
+  beforeReady(candidate: BeylaInstance): Promise<void>;
   track(instance: BeylaInstance): void;
 }
 
@@ -64,7 +66,10 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
       excludePorts,
       signal: AbortSignal.any([probe.signal, host.abort.signal]),
     });
-    host.enqueue(() => ({ type: 'ready', at: Date.now(), generation }));
+    host.enqueue(async () => {
+      await host.beforeReady(instance);
+      return { type: 'ready', at: Date.now(), generation };
+    });
   } catch (error) {
     if (probe.signal.aborted) return; // stopped on purpose: the lifecycle already knows
     const cannotRun = instance.exit?.spawnError !== undefined;

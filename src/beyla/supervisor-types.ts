@@ -57,6 +57,13 @@ export interface BeylaSupervisorOptions {
   /** Called with the new status on every state change (also emitted as 'state'). */
   onState?: (status: SupervisorStatus) => void;
   timing?: Partial<SupervisorTiming>;
+  /** Told when a ready candidate is about to replace the active instance, both still running (counter continuity scrapes both then). */
+  onPromote?: (from: PromotedExport, to: PromotedExport) => Promise<void>;
+}
+
+export interface PromotedExport {
+  generation: number;
+  metricsUrl: string;
 }
 
 export interface BeylaSupervisorEvents {

@@ -16,7 +16,7 @@ import { planDesired } from './plan-desired.js';
 import { probeLiveness } from './probe-liveness.js';
 import { runCandidate, trackInstance } from './run-candidate.js';
 import { stopOrphans } from './stop-orphans.js';
-import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, SupervisorStatus } from './supervisor-types.js';
+import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, PromotedExport, SupervisorStatus } from './supervisor-types.js';
 
 export type * from './supervisor-types.js';
 export { DEFAULT_TIMING } from '../lifecycle/timing.js';
@@ -61,6 +61,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private lastScrape: { generation: number; text: string } | null = null;
   private lastEmitted = '';
   private readonly stopped: Promise<void>;
+  private readonly onPromote: BeylaSupervisorOptions['onPromote'];
   private markStopped: () => void = () => undefined;
 
   constructor(opts: BeylaSupervisorOptions) {
@@ -80,6 +81,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.machine = initialState(this.timing, opts.settings.enabled);
     this.stopped = new Promise((resolveStopped) => { this.markStopped = resolveStopped; });
     if (opts.onState) this.on('state', opts.onState);
+    this.onPromote = opts.onPromote;
     this.chain = this.sweepOrphans();
   }
 
@@ -113,6 +115,11 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
    * text (or null), so a caller never mixes two instances' series. Never throws.
    */
   async scrapeActive(signal?: AbortSignal): Promise<string | null> {
+    return (await this.scrapeActiveTagged(signal))?.text ?? null;
+  }
+
+  /** scrapeActive, with the generation whose text it is. */
+  async scrapeActiveTagged(signal?: AbortSignal): Promise<{ generation: number; text: string } | null> {
     const active = this.active;
     if (!active) return null;
     const generation = active.generation;
@@ -120,11 +127,11 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       const url = `http://127.0.0.1:${active.ports.metrics}${METRICS_PATH}`;
       const text = await fetchText(url, { timeoutMs: this.timing.scrapeTimeoutMs, ...(signal ? { signal } : {}) });
       if (this.lastScrape === null || this.lastScrape.generation <= generation) this.lastScrape = { generation, text };
-      return text;
+      return { generation, text };
     } catch (error) {
       this.metrics.scrapeErrors.inc();
       this.log.debug({ err: error, generation }, 'scraping the active Beyla failed; serving its last good metrics');
-      return this.lastScrape?.generation === generation ? this.lastScrape.text : null;
+      return this.lastScrape?.generation === generation ? { ...this.lastScrape } : null;
     }
   }
 
@@ -226,6 +233,14 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       case 'observe-swap': this.metrics.swapSeconds.observe(effect.seconds); return;
       case 'log': this.log[effect.level](effect.fields, effect.msg); return;
     }
+  }
+
+  /** The promotion moment: the active instance and the ready candidate both run; onPromote scrapes both. */
+  async beforeReady(candidate: BeylaInstance): Promise<void> {
+    const old = this.active;
+    if (!old?.running || !this.onPromote) return;
+    const exportOf = (i: BeylaInstance): PromotedExport => ({ generation: i.generation, metricsUrl: `http://127.0.0.1:${i.ports.metrics}${METRICS_PATH}` });
+    await this.onPromote(exportOf(old), exportOf(candidate)).catch((error: unknown) => this.log.warn({ err: error }, 'promotion hook failed'));
   }
 
   /** Follows an instance to its exit (config file and pid record removed), then reports it. */

@@ -13,6 +13,8 @@ import { createAgentMetrics } from '../metrics/create-agent-metrics.js';
 import { createRegistry } from '../metrics/create-registry.js';
 import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
+import { ContinuityHolder } from '../metrics/continuity-holder.js';
+import { fetchText } from '../beyla/fetch-text.js';
 import { describeChange, formatChange, type Change } from '../plan/describe-change.js';
 import { desiredState } from '../plan/desired-state.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -100,6 +102,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pushStatus = (): void => notifier.status(statusLine());
 
   const beylaState = createBeylaStateMetrics(registry);
+  const continuity = new ContinuityHolder({
+    enabled: settings.metrics.continuity,
+    fetchText: (url, signal) => fetchText(url, { timeoutMs: 1000, signal }),
+    logger: log,
+  });
   const supervisor = new BeylaSupervisor({
     settings: settings.beyla,
     runtimeDir: settings.runtimeDir,
@@ -111,6 +118,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       beylaState.record(status);
       pushStatus();
     },
+    onPromote: (from, to) => continuity.promote(from, to),
   });
   beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
@@ -277,7 +285,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     cleanup.push(() => supervisor.stop());
     cleanup.push(() => health.close());
-    metricsServer = await startMetricsServer({ listen: settings.metrics.listen, registry, scrapeExtra: () => supervisor.scrapeActive(), logger: log });
+    metricsServer = await startMetricsServer({ listen: settings.metrics.listen, registry, scrapeExtra: async () => continuity.serve(await supervisor.scrapeActiveTagged()), logger: log });
     cleanup.push(() => metricsServer?.close());
     control = await startControlServer({
       socketPath: settings.control.socket,

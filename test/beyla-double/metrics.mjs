@@ -40,3 +40,42 @@ export const internalText = ({ instrumented, version }) => {
   ];
   return `${lines.join('\n')}\n`;
 };
+
+/** Duration the double "observes" for shared-clock event k: every tenth is slow. */
+export const eventSeconds = (k) => (k % 10 === 0 ? 0.25 : 0.004);
+
+/**
+ * Events on a clock shared by every instance: event k happens at k * periodMs (Unix ms). An
+ * instance counts the events in (attachedAtMs, nowMs], so overlapping instances count the same
+ * ones and a test computes the true total with `floor(t / periodMs)`.
+ */
+export const observedEvents = ({ periodMs, attachedAtMs, nowMs }) => {
+  const first = Math.floor(attachedAtMs / periodMs) + 1;
+  const last = Math.floor(nowMs / periodMs);
+  const count = Math.max(0, last - first + 1);
+  // Slow events are the multiples of 10 in [first, last].
+  const slow = count === 0 ? 0 : Math.floor(last / 10) - Math.floor((first - 1) / 10);
+  return { count, slow, sumSeconds: slow * 0.25 + (count - slow) * 0.004 };
+};
+
+/** The shared-clock families: a request counter and a duration histogram, as Beyla writes them. */
+export const eventsText = ({ periodMs, attachedAtMs, nowMs = Date.now(), service = 'double-clock' }) => {
+  const { count, slow, sumSeconds } = observedEvents({ periodMs, attachedAtMs, nowMs });
+  const series = `service_name="${service}"`;
+  return [
+    '# HELP beyla_double_observed_events_total Events the double observed on the shared clock.',
+    '# TYPE beyla_double_observed_events_total counter',
+    `beyla_double_observed_events_total{${series}} ${count}`,
+    '# HELP beyla_double_attached_at_ms When this instance began observing the shared clock (Unix ms).',
+    '# TYPE beyla_double_attached_at_ms gauge',
+    `beyla_double_attached_at_ms ${attachedAtMs}`,
+    '# HELP http_client_request_duration_seconds Duration of HTTP client calls, in seconds.',
+    '# TYPE http_client_request_duration_seconds histogram',
+    `http_client_request_duration_seconds_bucket{${series},le="0.005"} ${count - slow}`,
+    `http_client_request_duration_seconds_bucket{${series},le="0.5"} ${count}`,
+    `http_client_request_duration_seconds_bucket{${series},le="+Inf"} ${count}`,
+    `http_client_request_duration_seconds_sum{${series}} ${Number(sumSeconds.toFixed(6))}`,
+    `http_client_request_duration_seconds_count{${series}} ${count}`,
+    '',
+  ].join('\n');
+};
