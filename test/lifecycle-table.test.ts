@@ -1,0 +1,177 @@
+// Table tests of the Beyla lifecycle: every (phase, event) pair has a row giving the next phase and the effects.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { step } from '../src/lifecycle/step.js';
+import { activeOf, candidateOf } from '../src/lifecycle/transitions.js';
+import { EVENT_TYPES, PHASES, type EventType, type LifecycleEvent, type LifecycleState, type PhaseName } from '../src/lifecycle/types.js';
+import { AT, deepFreeze, desired, drive, run, statesByPhase, TIMING } from './support/lifecycle-fixtures.js';
+
+const STALE = 77;
+
+/** The event of `type` that matters most in `s`: about its candidate, else its active, else a retiring one, else a stale generation. */
+function eventFor(s: LifecycleState, type: EventType): LifecycleEvent {
+  const at = AT + 10;
+  const candidate = candidateOf(s)?.generation;
+  const active = activeOf(s)?.generation;
+  const retiring = s.retiring[0]?.generation;
+  switch (type) {
+    case 'desired': return desired(run('K9', 9), [99], at);
+    case 'spawned': return { type, at, generation: candidate ?? STALE, pid: 909 };
+    case 'spawn-failed': return { type, at, generation: candidate ?? STALE, message: 'EROFS: read-only file system' };
+    case 'ready': return { type, at, generation: candidate ?? STALE };
+    case 'not-ready': return { type, at, generation: candidate ?? STALE, message: 'not ready within 5000 ms', cannotRun: false };
+    case 'exited': return { type, at, generation: active ?? candidate ?? retiring ?? STALE, description: 'killed by SIGKILL', exitCode: null, signal: 'SIGKILL' };
+    case 'fatal': return { type, at, generation: active ?? STALE, line: 'Unable to load eBPF watcher for process events' };
+    case 'liveness': return { type, at, generation: active ?? STALE, ok: false, probe: '/healthz on 127.0.0.1:9', detail: 'no answer within 1000 ms' };
+    case 'timer': {
+      const armed = (Object.keys(s.timers) as Array<keyof LifecycleState['timers']>)[0];
+      return { type, at: Math.max(at, armed ? s.timers[armed] ?? at : at), timer: armed ?? 'retry' };
+    }
+    case 'stop': return { type, at };
+  }
+}
+
+interface Row {
+  phase: PhaseName;
+  /** Effect types in order, logs left out. */
+  effects: string[];
+}
+
+const same = (phase: PhaseName): Row => ({ phase, effects: [] });
+const ignoresStale = (phase: PhaseName): Pick<Record<EventType, Row>, 'spawned' | 'spawn-failed' | 'ready' | 'not-ready' | 'exited' | 'fatal' | 'liveness'> => ({
+  spawned: same(phase), 'spawn-failed': same(phase), ready: same(phase), 'not-ready': same(phase), exited: same(phase), fatal: same(phase), liveness: same(phase),
+});
+
+/** Typed so that a missing phase or event is a compile error; the test below also checks it at run time. */
+const TABLE: Record<PhaseName, Record<EventType, Row>> = {
+  idle: { ...ignoresStale('idle'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('idle'), stop: same('stopped') },
+  disabled: { ...ignoresStale('disabled'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('disabled'), stop: same('stopped') },
+  starting: {
+    desired: same('starting'), // waits in the pending slot: never two candidates
+    spawned: same('starting'),
+    'spawn-failed': { phase: 'failed', effects: ['count-readiness-failure', 'arm', 'resolve'] },
+    ready: { phase: 'ready', effects: ['promote', 'observe-swap', 'resolve'] },
+    'not-ready': { phase: 'starting', effects: ['count-readiness-failure', 'terminate'] }, // SIGTERM and grace; the slot stays taken until it exits
+    exited: same('starting'), // the readiness probe reports the exit in Beyla's words
+    fatal: same('starting'),
+    liveness: same('starting'),
+    timer: same('starting'),
+    stop: { phase: 'stopping', effects: ['resolve', 'terminate'] },
+  },
+  ready: {
+    ...ignoresStale('ready'),
+    desired: { phase: 'swapping', effects: ['spawn'] },
+    exited: { phase: 'backoff', effects: ['deactivate', 'arm'] },
+    fatal: { phase: 'backoff', effects: ['deactivate', 'terminate', 'arm'] },
+    liveness: same('ready'), // one failed probe of three
+    timer: same('ready'),
+    stop: { phase: 'stopping', effects: ['deactivate', 'terminate'] },
+  },
+  swapping: {
+    desired: same('swapping'),
+    spawned: same('swapping'),
+    'spawn-failed': { phase: 'ready', effects: ['count-readiness-failure', 'arm', 'resolve'] },
+    ready: { phase: 'ready', effects: ['promote', 'observe-swap', 'count-restart', 'terminate'] },
+    'not-ready': { phase: 'swapping', effects: ['count-readiness-failure', 'terminate'] },
+    exited: { phase: 'starting', effects: ['deactivate', 'arm'] },
+    fatal: { phase: 'starting', effects: ['deactivate', 'terminate', 'arm'] },
+    liveness: same('swapping'),
+    timer: same('swapping'),
+    stop: { phase: 'stopping', effects: ['resolve', 'deactivate', 'terminate', 'terminate'] },
+  },
+  backoff: { ...ignoresStale('backoff'), desired: { phase: 'starting', effects: ['spawn'] }, timer: { phase: 'starting', effects: ['spawn'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
+  failed: { ...ignoresStale('failed'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'failed', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
+  unavailable: { ...ignoresStale('unavailable'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'unavailable', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
+  stopping: { ...ignoresStale('stopping'), desired: { phase: 'stopping', effects: ['resolve'] }, exited: same('stopped'), timer: same('stopping'), stop: same('stopping') },
+  stopped: { ...ignoresStale('stopped'), desired: { phase: 'stopped', effects: ['resolve'] }, timer: same('stopped'), stop: same('stopped') },
+};
+
+describe('Beyla lifecycle transition table', () => {
+  const states = statesByPhase();
+
+  test('every phase has a reachable example state and every (phase, event) pair a row', () => {
+    const missing: string[] = [];
+    for (const phase of PHASES) {
+      assert.equal(states[phase].phase.phase, phase, `the example state for ${phase} is in ${states[phase].phase.phase}`);
+      for (const type of EVENT_TYPES) if (!TABLE[phase]?.[type]) missing.push(`${phase} x ${type}`);
+    }
+    assert.deepEqual(missing, [], 'pairs without a row');
+    assert.equal(Object.keys(TABLE).length, PHASES.length, 'a row for a phase that does not exist');
+  });
+
+  for (const phase of PHASES) {
+    for (const type of EVENT_TYPES) {
+      test(`${phase} x ${type}`, () => {
+        const before = deepFreeze(structuredClone(states[phase]));
+        const row = TABLE[phase][type];
+        const { state, effects } = step(before, eventFor(before, type));
+        assert.equal(state.phase.phase, row.phase);
+        assert.deepEqual(effects.filter((e) => e.type !== 'log').map((e) => e.type), row.effects);
+      });
+    }
+  }
+});
+
+describe('Beyla lifecycle decisions', () => {
+  test('a desired state equal to the running one (same key) is unchanged: no spawn', () => {
+    const { state, effects } = drive([desired(run('K1'), [5], AT + 20)], statesByPhase().ready);
+    assert.equal(state.phase.phase, 'ready');
+    assert.deepEqual(effects.filter((e) => e.type === 'resolve'), [{ type: 'resolve', requests: [5], result: 'unchanged' }]);
+  });
+
+  test('a desired state that waits for the slot is superseded by a newer one, and the newest is started after the swap', () => {
+    const swapping = statesByPhase().swapping;
+    const { state, effects } = drive([
+      desired(run('K3', 3), [3], AT + 20),
+      desired(run('K4', 4), [4], AT + 21),
+      { type: 'ready', at: AT + 22, generation: 2 },
+    ], swapping);
+    assert.deepEqual(effects.find((e) => e.type === 'resolve'), { type: 'resolve', requests: [3], result: 'superseded' });
+    const spawn = effects.find((e) => e.type === 'spawn');
+    assert.equal(spawn?.type === 'spawn' && spawn.target.key, 'K4');
+    assert.equal(state.phase.phase, 'swapping');
+  });
+
+  test('the swap is answered only once the old instance has exited', () => {
+    const promoted = drive([{ type: 'ready', at: AT + 20, generation: 2 }], statesByPhase().swapping);
+    assert.equal(promoted.effects.some((e) => e.type === 'resolve'), false);
+    const gone = drive([{ type: 'exited', at: AT + 30, generation: 1, description: 'exited with code 0', exitCode: 0, signal: null }], promoted.state);
+    assert.deepEqual(gone.effects.filter((e) => e.type === 'resolve'), [{ type: 'resolve', requests: [2], result: 'swapped', spawnMs: 1 }]);
+  });
+
+  test('crash restarts back off 1 s, 2 s, 4 s and the circuit opens at the fifth crash (60 s)', () => {
+    let state = statesByPhase().ready;
+    const delays: number[] = [];
+    let at = AT + 10;
+    for (let crash = 0; crash < 5; crash += 1) {
+      const generation = activeOf(state)?.generation ?? 0;
+      let r = step(state, { type: 'exited', at, generation, description: 'exited with code 2', exitCode: 2, signal: null });
+      const armed = r.effects.find((e) => e.type === 'arm' && e.timer === 'restart');
+      assert.ok(armed?.type === 'arm');
+      delays.push(armed.at - at);
+      at = armed.at;
+      r = step(r.state, { type: 'timer', at, timer: 'restart' });
+      const spawn = r.effects.find((e) => e.type === 'spawn');
+      assert.ok(spawn?.type === 'spawn' && spawn.reason === 'crash');
+      r = step(r.state, { type: 'spawned', at, generation: spawn.generation, pid: 200 + crash });
+      r = step(r.state, { type: 'ready', at: at + 1, generation: spawn.generation });
+      state = r.state;
+      at += 100;
+    }
+    assert.deepEqual(delays, [1000, 2000, 4000, 8000, TIMING.degradedRetryMs]);
+    assert.equal(state.crashes.circuitOpen, true);
+  });
+
+  test('three failed liveness probes start a replacement on the same config; once it is ready the hung one is SIGKILLed', () => {
+    let state = statesByPhase().ready;
+    const probe = (at: number): LifecycleEvent => ({ type: 'liveness', at, generation: 1, ok: false, probe: '/healthz on 127.0.0.1:9', detail: 'timeout' });
+    const r = drive([probe(AT + 10), probe(AT + 20), probe(AT + 30)], state);
+    const spawn = r.effects.find((e) => e.type === 'spawn');
+    assert.ok(spawn?.type === 'spawn' && spawn.reason === 'unresponsive' && spawn.target.key === 'K1');
+    state = drive([{ type: 'spawned', at: AT + 31, generation: spawn.generation, pid: 300 }, { type: 'ready', at: AT + 40, generation: spawn.generation }], r.state).state;
+    const last = step(r.state, { type: 'spawned', at: AT + 31, generation: spawn.generation, pid: 300 });
+    const promoted = step(last.state, { type: 'ready', at: AT + 40, generation: spawn.generation });
+    assert.deepEqual(promoted.effects.filter((e) => e.type === 'kill'), [{ type: 'kill', generation: 1 }]);
+    assert.equal(state.phase.phase, 'ready');
+  });
+});
