@@ -44,7 +44,7 @@ test('observedEvents counts the events k*period in (attached, now], as a brute-f
 test('FAKE_BEYLA_EVENTS_MS: the exported counter is the shared-clock count since the instance attached', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'double-events-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const [metrics = 0, health = 0] = await pickFreePorts(2, []);
+  const [metrics = 0, health = 0] = await pickFreePorts(2);
   const config = join(dir, 'beyla.yaml');
   await writeFile(config, YAML.stringify({
     discovery: { instrument: [{ open_ports: '1' }], poll_interval: '100ms', min_process_age: '0s' },

@@ -20,6 +20,29 @@ const config = fuzzConfig();
 const pipeline = loadPipeline();
 const INSTANCE_PORTS: InstancePorts = { metrics: 40001, health: 40002, internal: 40003 };
 
+/**
+ * Three instance ports as the supervisor picks them: never a configured or excluded port (the
+ * invariant renderBeylaConfig checks), here the first free ones from 40001 up (then from 1), next
+ * to the ranges the generators favour; null when the services leave fewer than three ports.
+ */
+function instancePortsFor(services: readonly Service[], excludePorts: readonly number[]): InstancePorts | null {
+  const taken = desiredState(services).ports;
+  const free: number[] = [];
+  for (let i = 0; i < 65_535 && free.length < 3; i += 1) {
+    const port = ((40_000 + i) % 65_535) + 1;
+    if (!excludePorts.includes(port) && !taken.some((r) => port >= r.from && port <= r.to)) free.push(port);
+  }
+  const [metrics, health, internal] = free;
+  return metrics && health && internal ? { metrics, health, internal } : null;
+}
+
+/** Rendering with an instance port inside the services' ports breaks the invariant: it must throw, never render. */
+function assertClashRefused(services: readonly Service[], settings: BeylaSettings, excludePorts: number[]): void {
+  const clashing = desiredState(services).ports[0]?.from ?? 1;
+  const instancePorts = { metrics: clashing, health: clashing === 65_535 ? 65_534 : clashing + 1, internal: clashing === 1 ? 3 : clashing - 1 };
+  assert.throws(() => renderBeylaConfig({ desired: desiredState(services), settings, instancePorts, excludePorts }), { code: 'INTERNAL' });
+}
+
 /** Apply each round's results in turn, each merge seeing the one before as `previous`. */
 function mergeRounds(rounds: readonly FileResult[][], check?: (previous: Snapshot | undefined, results: readonly FileResult[], snapshot: Snapshot) => void): Snapshot | undefined {
   let previous: Snapshot | undefined;
@@ -89,9 +112,14 @@ describe('mergeSnapshot and renderBeylaConfig under fuzzing', () => {
         const snapshot = mergeRounds(input.rounds);
         const services = snapshot?.services ?? [];
         const settings = beylaSettings(input);
-        const render = (list: readonly Service[], s: BeylaSettings, excludePorts: number[]) => renderBeylaConfig({ desired: desiredState(list), settings: s, instancePorts: INSTANCE_PORTS, excludePorts });
+        const instancePorts = instancePortsFor(services, input.excludePorts);
+        if (!instancePorts) {
+          assertClashRefused(services, settings, input.excludePorts);
+          return;
+        }
+        const render = (list: readonly Service[], s: BeylaSettings, excludePorts: number[]) => renderBeylaConfig({ desired: desiredState(list), settings: s, instancePorts, excludePorts });
         const rendered = render(services, settings, input.excludePorts);
-        const outcome = assertRenderContract({ services, settings, instancePorts: INSTANCE_PORTS, excludePorts: input.excludePorts }, rendered);
+        const outcome = assertRenderContract({ services, settings, instancePorts, excludePorts: input.excludePorts }, rendered);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
 
         assert.deepEqual(render(services, settings, input.excludePorts), rendered, 'the same input renders the same bytes');
@@ -122,8 +150,13 @@ describe('mergeSnapshot and renderBeylaConfig under fuzzing', () => {
         const snapshot = mergeSnapshot({ settings: pipeline.settings, origins: pipeline.origins, results });
         assertMergeContract(undefined, results, snapshot);
         const settings = beylaSettings({ whenEmpty, passthrough: [], shutdownTimeoutMs: 10_000 });
-        const rendered = renderBeylaConfig({ desired: desiredState(snapshot.services), settings, instancePorts: INSTANCE_PORTS, excludePorts });
-        assertRenderContract({ services: snapshot.services, settings, instancePorts: INSTANCE_PORTS, excludePorts }, rendered);
+        const instancePorts = instancePortsFor(snapshot.services, excludePorts);
+        if (!instancePorts) {
+          assertClashRefused(snapshot.services, settings, excludePorts);
+          return;
+        }
+        const rendered = renderBeylaConfig({ desired: desiredState(snapshot.services), settings, instancePorts, excludePorts });
+        assertRenderContract({ services: snapshot.services, settings, instancePorts, excludePorts }, rendered);
         if (snapshot.services.length > 0) withServices++;
       }),
     });

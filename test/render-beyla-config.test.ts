@@ -105,11 +105,18 @@ describe('renderBeylaConfig golden files', () => {
     assert.equal(out.portsString, '8080,9000-9001');
   });
 
-  test("the agent's ports and every Beyla instance's ports are cut out of the ranges", () => {
-    const out = render(desired([{ services: ['range'], openPorts: [p(9398, 9402), p(41000, 41004)] }]), settings(), [9400, 50000]);
+  test("the agent's ports are cut out of the ranges; Beyla's own ports lie outside them", () => {
+    const out = render(desired([{ services: ['range'], openPorts: [p(9398, 9402), p(41004, 41006)] }]), settings(), [9400, 41005, 50000]);
     assert.ok(out);
     golden('excluded-ports', out.yaml);
-    assert.equal(out.portsString, '9398-9399,9401-9402,41000,41004');
+    assert.equal(out.portsString, '9398-9399,9401-9402,41004,41006');
+  });
+
+  test('invariant: a Beyla instance port inside a service\'s ports or an excluded port is refused, never rendered', () => {
+    for (const [ranges, exclude] of [[[p(41000, 41001)], []], [[p(41003)], []], [[p(8080)], [41002]]] as const) {
+      assert.throws(() => render(desired([{ services: ['svc'], openPorts: [...ranges] }]), settings(), [...exclude]),
+        (error: unknown) => error instanceof CoralError && error.code === 'INTERNAL' && /Beyla instance port 4100[123] is a configured or excluded port/.test(error.message));
+    }
   });
 
   test('when_empty all renders one catch-all entry without the excluded ports', () => {

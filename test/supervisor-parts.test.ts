@@ -125,7 +125,7 @@ describe('findBeylaBinary', () => {
 describe('small helpers', () => {
   test('pickFreePorts returns distinct ports, none of the avoided ones', async () => {
     const first = await pickFreePorts(3);
-    const second = await pickFreePorts(3, first);
+    const second = await pickFreePorts(3, { avoid: first });
     assert.equal(new Set([...first, ...second]).size, 6);
   });
 

@@ -30,7 +30,8 @@ export interface SpawnedCandidate {
 
 export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<SpawnedCandidate> {
   const { generation, target } = opts;
-  const [metrics = 0, health = 0, internal = 0] = await pickFreePorts(3, opts.excludePorts);
+  // Never a port a service is configured on: it may be booting, and would find its port taken.
+  const [metrics = 0, health = 0, internal = 0] = await pickFreePorts(3, { avoid: opts.excludePorts, avoidRanges: target.desired.ports });
   const ports: InstancePorts = { metrics, health, internal };
   const rendered = renderBeylaConfig({ desired: target.desired, settings: target.settings, instancePorts: ports, excludePorts: opts.excludePorts });
   if (!rendered) throw new CoralError('INTERNAL', 'rendered Beyla config vanished between key and file');

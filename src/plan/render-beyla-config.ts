@@ -62,11 +62,17 @@ function goDuration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
 }
 
-function checkInstancePorts(ports: InstancePorts): void {
+function checkInstancePorts(ports: InstancePorts, desired: DesiredState, excludePorts: readonly number[]): void {
   const values = [ports.metrics, ports.health, ports.internal];
   const valid = values.every((p) => Number.isInteger(p) && p >= MIN_PORT && p <= MAX_PORT);
   if (!valid || new Set(values).size !== values.length) {
     throw new CoralError('INTERNAL', 'a Beyla instance needs three distinct valid ports', { details: { ...ports } });
+  }
+  // Invariant: Beyla's own ports never take a service's port (nor an excluded one), or that
+  // service would be dropped from instrumentation and locked out of its own port.
+  const clash = values.find((p) => excludePorts.includes(p) || desired.ports.some((r) => p >= r.from && p <= r.to));
+  if (clash !== undefined) {
+    throw new CoralError('INTERNAL', `Beyla instance port ${clash} is a configured or excluded port`, { details: { ...ports, clash } });
   }
 }
 
@@ -125,7 +131,7 @@ export function renderBeylaConfig(opts: RenderBeylaConfigOptions): RenderedBeyla
       details: { problems },
     });
   }
-  checkInstancePorts(instancePorts);
+  checkInstancePorts(instancePorts, desired, opts.excludePorts);
   const exclude = [...opts.excludePorts, instancePorts.metrics, instancePorts.health, instancePorts.internal];
   let { entries, ports } = instrumentEntries(desired, exclude);
   if (entries.length === 0) {
