@@ -131,7 +131,7 @@ gzip -9n "$root/usr/share/man/man1/coral.1" "$root/usr/share/man/man8/coral-agen
 install -D -m 0644 "$REPO/packaging/lintian-overrides" "$root/usr/share/lintian/overrides/$PKG"
 # Monitoring: Prometheus rules and the Grafana dashboard (docs/monitoring.md).
 install -D -m 0644 "$REPO/packaging/prometheus/coral-agent.rules.yml" "$root/usr/share/$PKG/prometheus/coral-agent.rules.yml"
-[ -f "$REPO/packaging/grafana/coral-agent.json" ] && install -D -m 0644 "$REPO/packaging/grafana/coral-agent.json" "$root/usr/share/$PKG/grafana/coral-agent.json"
+install -D -m 0644 "$REPO/packaging/grafana/coral-agent.json" "$root/usr/share/$PKG/grafana/coral-agent.json"
 
 doc=$root/usr/share/doc/$PKG
 mkdir -p "$doc"

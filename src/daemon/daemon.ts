@@ -189,6 +189,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     health.update(next.services);
     const previousGeneration = supervisor.status().generation;
     const desired = desiredState(next.services);
+    metrics.configuredServices.set(next.services.length);
+    metrics.configuredPorts.set(countPorts(mergeRanges(next.services.flatMap((s) => s.ports))));
     const outcome = await supervisor.apply(desired, settings.beyla);
     const rejected = next.files.filter((f) => f.status !== 'valid');
     metrics.rejectedDropins.set(rejected.filter((f) => f.file !== settings.configPath).length);

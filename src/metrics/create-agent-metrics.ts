@@ -15,6 +15,10 @@ export interface AgentMetrics {
   rejectedDropins: client.Gauge;
   /** `coral_agent_main_config_rejected`: 1 while coral.yaml is invalid (its last good content is kept), else 0. */
   mainConfigRejected: client.Gauge;
+  /** `coral_agent_configured_services`: services in the current configuration (coral.yaml and drop-ins). */
+  configuredServices: client.Gauge;
+  /** `coral_agent_configured_ports`: distinct ports those services name. */
+  configuredPorts: client.Gauge;
   /** `coral_agent_config_change_to_applied_seconds`: from the first file event to Beyla running the result. */
   changeToApplied: client.Histogram;
   /** `coral_agent_generation`: generation number of the applied configuration. */
@@ -51,6 +55,16 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     help: '1 while the main file (coral.yaml) is invalid and its last good content is kept, else 0.',
     registers,
   });
+  const configuredServices = new client.Gauge({
+    name: 'coral_agent_configured_services',
+    help: 'Services in the current configuration (coral.yaml and the valid or last good drop-ins).',
+    registers,
+  });
+  const configuredPorts = new client.Gauge({
+    name: 'coral_agent_configured_ports',
+    help: 'Distinct ports the configured services name (compare beyla_discovery_ports_count).',
+    registers,
+  });
   const changeToApplied = new client.Histogram({
     name: 'coral_agent_config_change_to_applied_seconds',
     help: 'Time from a configuration change being seen to Beyla running the result.',
@@ -67,6 +81,8 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     lastSuccessfulReload,
     rejectedDropins,
     mainConfigRejected,
+    configuredServices,
+    configuredPorts,
     changeToApplied,
     generation,
     recordReload(result, at = new Date()) {
