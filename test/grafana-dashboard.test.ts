@@ -8,10 +8,12 @@ import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { createDaemonHarness, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
 import { prometheusMissing, startPrometheus, type PrometheusServer, type PromSeries } from './support/prometheus-server.js';
 
 const DASHBOARD = fileURLToPath(new URL('../../packaging/grafana/coral-agent.json', import.meta.url));
+const RULES = fileURLToPath(new URL('../../packaging/prometheus/coral-agent.rules.yml', import.meta.url));
 const DS_VARIABLE = '${datasource}';
 
 /**
@@ -108,7 +110,7 @@ test('every panel and annotation query returns data from a real Prometheus that 
   await h.start();
   await h.waitForLivePorts(String(web));
   const instance = `127.0.0.1:${h.metrics!.port}`;
-  const prom = await startPrometheus(t, { targets: [instance] });
+  const prom = await startPrometheus(t, { targets: [instance], ruleFiles: [RULES] });
   const startSec = Date.now() / 1000;
   await prom.waitForScrapes(3);
 
@@ -126,6 +128,8 @@ test('every panel and annotation query returns data from a real Prometheus that 
   await h.writeDropIn('bad.yaml', 'name: bad\nport: 0\n');
   await scrapeShows(h, 'the rejected drop-in', /^coral_agent_rejected_dropins 1$/m);
   await moreScrapes(prom, 3);
+  // The shipped rules, loaded by the real Prometheus, see it: the warning is pending (it fires after 15 min).
+  await waitUntil('CoralAgentDropInRejected pending', async () => (await prom.alerts()).some((a) => a.labels.alertname === 'CoralAgentDropInRejected' && a.state === 'pending' && a.labels.instance === instance));
   await unlink(join(h.servicesDir, 'bad.yaml'));
   await scrapeShows(h, 'no rejected drop-in', /^coral_agent_rejected_dropins 0$/m);
   // A swap that removes a port.
@@ -155,6 +159,12 @@ test('every panel and annotation query returns data from a real Prometheus that 
     else empty.push(`${where}: ${query}`);
   }
   assert.deepEqual(empty, [], 'queries that returned no data');
+  assert.deepEqual((await prom.alerts()).map((a) => `${a.labels.alertname} ${a.state}`), [], 'a healthy agent raises no alert');
+  // The rules name only series the agent exports (or awaits).
+  const exprs = (parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.expr)).join('\n');
+  const ruleNames = new Set([...exprs.matchAll(/\b(coral_agent_[a-z0-9_]+|beyla_[a-z0-9_]+)\b/g)].map((m) => m[1]!));
+  const unknown = [...ruleNames].filter((name) => !new RegExp(`^${name}[ {]`, 'm').test(exported) && !AWAITED.some((a) => name.startsWith(a)));
+  assert.deepEqual(unknown, [], 'series the rules use that the agent does not export');
   for (const line of awaited) t.diagnostic(`no data yet: ${line}`);
   await prom.stop();
   await h.stop();
