@@ -1,9 +1,8 @@
-// The composition root: wires config, watcher, reconciler, Beyla supervisor, health, control, metrics and systemd.
+// The composition root: wires config, watcher, reconciler (the run is reconcile-run.ts), Beyla supervisor, health, control, metrics and systemd.
 import { mkdir } from 'node:fs/promises';
-import { countPorts, formatRanges, mergeRanges } from '../config/ports.js';
+import { countPorts, mergeRanges } from '../config/ports.js';
 import { loadValidators } from '../config/schema-validate.js';
-import type { Diagnostic, Snapshot } from '../config/types.js';
-import { BeylaSupervisor, type ApplyOutcome } from '../beyla/supervisor.js';
+import { BeylaSupervisor } from '../beyla/supervisor.js';
 import { createBeylaStateMetrics } from '../beyla/create-beyla-state-metrics.js';
 import { startControlServer, type ControlServer } from '../control/start-control-server.js';
 import { CoralError } from '../errors.js';
@@ -15,13 +14,13 @@ import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
 import { fetchText } from '../beyla/fetch-text.js';
-import { describeChange, formatChange, type Change } from '../plan/describe-change.js';
-import { desiredState } from '../plan/desired-state.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DropInCache } from '../store/drop-in-cache.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
+import { describeDaemon } from './daemon-status.js';
+import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
 import { formatStatusLine } from './status-line.js';
 
 export interface DaemonOptions {
@@ -33,28 +32,13 @@ export interface DaemonOptions {
   signal?: AbortSignal;
 }
 
-/** What one reconcile did; the reload API returns it. */
-export interface ReconcileResult {
-  ok: boolean;
-  /** A file was invalid (as opposed to a valid configuration that Beyla failed to apply). */
-  invalid: boolean;
-  message: string;
-  generation: number;
-  change: Change;
-  beyla: ApplyOutcome;
-  errors: Diagnostic[];
-  at: string;
-}
+export type { ReconcileResult } from './reconcile-run.js';
 
 export interface Daemon {
   status(): Record<string, unknown>;
   /** Ordered shutdown; resolves when every process and server is gone. */
   stop(reason: string): Promise<void>;
   reload(): Promise<ReconcileResult>;
-}
-
-function diagnosticKey(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}:${d.severity}:${d.message}`;
 }
 
 /** Starts everything and applies the first snapshot; resolves once READY=1 has been sent. */
@@ -69,7 +53,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const d of firstErrors) log.error({ file: d.file, line: d.line, col: d.col, hint: d.hint }, d.message);
     throw new CoralError('INVALID_CONFIG', `${first.snapshot.settings.configPath} is invalid; not starting`, { hint: 'run: coral-agent check' });
   }
-  let settings = first.snapshot.settings;
+  /** The settings at start-up; the reconcile run keeps the current ones. */
+  const settings = first.snapshot.settings;
   log.level = settings.logLevel;
   const notifier = createNotifier({ env, logger: log });
   notifier.status(`starting: ${first.snapshot.services.length} services configured`);
@@ -79,12 +64,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = createAgentMetrics(registry);
   await mkdir(settings.runtimeDir, { recursive: true, mode: 0o750 });
 
-  let snapshot: Snapshot | undefined;
   /** Reconciles re-read only drop-ins whose identity changed; a reload or every 15 min reads all. */
   const dropInCache = new DropInCache();
-  let lastResult: ReconcileResult | undefined;
-  let dirtySince: number | undefined;
-  const seenDiagnostics = new Set<string>();
   let watcher: ConfigWatcher | undefined;
   let watchedDir = settings.servicesDir;
   let metricsServer: MetricsServer | undefined;
@@ -92,11 +73,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let ready = false;
 
   const statusLine = (): string => formatStatusLine({
-    generation: lastResult?.generation ?? 0,
-    services: snapshot?.services.length ?? 0,
-    ports: countPorts(mergeRanges((snapshot?.services ?? []).flatMap((s) => s.ports))),
+    generation: reconcile.lastResult?.generation ?? 0,
+    services: reconcile.snapshot?.services.length ?? 0,
+    ports: countPorts(mergeRanges((reconcile.snapshot?.services ?? []).flatMap((s) => s.ports))),
     beyla: supervisor.status(),
-    rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').length,
+    rejected: (reconcile.snapshot?.files ?? []).filter((f) => f.status !== 'valid').length,
     starting: !ready,
   });
   const pushStatus = (): void => notifier.status(statusLine());
@@ -136,11 +117,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 
   const onDirty = (reason: DirtyReason): void => {
-    dirtySince ??= Date.now();
+    reconcile.markDirty();
     reconciler.trigger(reason.kind === 'resync' ? 'resync' : `${reason.event ?? 'event'} ${reason.path ?? ''}`.trim());
   };
 
   const startWatcher = async (): Promise<void> => {
+    const { settings } = reconcile;
     watcher = await watchConfig({
       configPath: settings.configPath,
       servicesDir: settings.servicesDir,
@@ -152,127 +134,40 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     watchedDir = settings.servicesDir;
   };
 
-  const reconcileRun = async (ctx: { id: number; reason: string; logger: Logger }): Promise<ReconcileResult> => {
-    const since = dirtySince ?? Date.now();
-    dirtySince = undefined;
-    const loaded = await loadSnapshot({ configPath: settings.configPath, env, flags, previous: snapshot, validators, cache: dropInCache });
-    const next = loaded.snapshot;
-    for (const d of next.diagnostics) {
-      const key = diagnosticKey(d);
-      if (seenDiagnostics.has(key)) continue;
-      seenDiagnostics.add(key);
-      const fields = { file: d.file, line: d.line, col: d.col, ...(d.hint ? { hint: d.hint } : {}) };
-      if (d.severity === 'error') ctx.logger.error(fields, d.message);
-      else ctx.logger.warn(fields, d.message);
-    }
-    const current = new Set(next.diagnostics.map(diagnosticKey));
-    for (const key of seenDiagnostics) if (!current.has(key)) seenDiagnostics.delete(key);
-
-    const change = describeChange(snapshot, next);
-    if (loaded.mainValid) {
-      const before = settings;
-      settings = next.settings;
-      reconciler.setTiming(settings.beyla.debounceMs, settings.beyla.maxWaitMs);
-      log.level = settings.logLevel;
-      for (const key of ['metrics', 'control', 'runtimeDir'] as const) {
-        if (JSON.stringify(before[key]) !== JSON.stringify(settings[key])) {
-          ctx.logger.warn({ setting: key }, `agent.${key === 'runtimeDir' ? 'runtime_dir' : key} changed: restart coral-agent to apply it`);
-        }
-      }
-      if (settings.servicesDir !== watchedDir && watcher) {
-        ctx.logger.info({ from: watchedDir, to: settings.servicesDir }, 'services_dir changed: watching the new directory');
+  const reconcile = new ReconcileRun({
+    settings, env, flags, validators, cache: dropInCache, supervisor, health, metrics,
+    onSettings: async (next, _before, logger) => {
+      reconciler.setTiming(next.beyla.debounceMs, next.beyla.maxWaitMs);
+      log.level = next.logLevel;
+      if (next.servicesDir !== watchedDir && watcher) {
+        logger.info({ from: watchedDir, to: next.servicesDir }, 'services_dir changed: watching the new directory');
         await watcher.close();
         await startWatcher();
       }
-    }
-    snapshot = next;
-    health.update(next.services);
-    const previousGeneration = supervisor.status().generation;
-    const desired = desiredState(next.services);
-    metrics.configuredServices.set(next.services.length);
-    metrics.configuredPorts.set(countPorts(mergeRanges(next.services.flatMap((s) => s.ports))));
-    const outcome = await supervisor.apply(desired, settings.beyla);
-    const rejected = next.files.filter((f) => f.status !== 'valid');
-    metrics.rejectedDropins.set(rejected.filter((f) => f.file !== settings.configPath).length);
-    metrics.mainConfigRejected.set(rejected.some((f) => f.file === settings.configPath) ? 1 : 0);
-    const errors = next.diagnostics.filter((d) => d.severity === 'error');
-    const ok = loaded.invalidFiles.length === 0 && errors.length === 0 && outcome.result !== 'failed';
-    const elapsedMs = Date.now() - since;
-    const summary = formatChange(change);
-    let message: string;
-    switch (outcome.result) {
-      case 'swapped':
-      case 'started':
-        message = `${summary}; Beyla generation ${previousGeneration} -> ${outcome.generation} in ${(elapsedMs / 1000).toFixed(1)}s`;
-        metrics.changeToApplied.observe(elapsedMs / 1000);
-        break;
-      case 'stopped':
-        message = `${summary}; no services left: Beyla stopped`;
-        break;
-      case 'unchanged':
-        message = `${summary}; Beyla config unchanged (generation ${outcome.generation})`;
-        break;
-      case 'failed':
-        message = `${summary}; new Beyla failed, generation ${outcome.generation} keeps running: ${outcome.error ?? 'unknown error'}`;
-        break;
-      case 'unavailable':
-        message = `${summary}; Beyla unavailable: ${outcome.error ?? supervisor.status().reason ?? ''}`;
-        break;
-      case 'disabled':
-        message = `${summary}; Beyla disabled (agent.beyla.enabled: false)`;
-        break;
-      case 'superseded':
-        message = `${summary}; superseded by a newer change`;
-        break;
-    }
-    metrics.recordReload(!loaded.mainValid || loaded.invalidFiles.length > 0 ? 'invalid' : outcome.result === 'failed' ? 'failed' : outcome.result === 'unchanged' ? 'unchanged' : 'success');
-    metrics.generation.set(outcome.generation);
-    const fields = { reason: ctx.reason, generation: outcome.generation, result: outcome.result, ports_added: formatRanges(change.added), ports_removed: formatRanges(change.removed), files: change.files, elapsed_ms: elapsedMs };
-    if (outcome.result === 'failed') ctx.logger.warn(fields, message);
-    else if (outcome.result === 'unchanged' && change.files.length === 0) ctx.logger.debug(fields, message);
-    else ctx.logger.info(fields, message);
-    const invalid = !loaded.mainValid || loaded.invalidFiles.length > 0 || errors.length > 0;
-    lastResult = { ok, invalid, message, generation: outcome.generation, change, beyla: outcome, errors, at: new Date().toISOString() };
-    pushStatus();
-    return lastResult;
-  };
+    },
+    onResult: () => pushStatus(),
+  });
 
   const reconciler = new Reconciler<ReconcileResult>({
-    deps: { run: reconcileRun },
+    deps: { run: reconcile.run },
     debounceMs: settings.beyla.debounceMs,
     maxWaitMs: settings.beyla.maxWaitMs,
     logger: log,
     signal: abort.signal,
   });
 
-  const status = (): Record<string, unknown> => {
-    const beyla = supervisor.status();
-    const desiredPorts = mergeRanges((snapshot?.services ?? []).flatMap((s) => s.ports));
-    return {
-      state: !ready ? 'starting' : beyla.state === 'degraded' ? 'degraded' : 'ready',
-      pid: process.pid,
-      startedAt: startedAt.toISOString(),
-      config: settings.configPath,
-      servicesDir: settings.servicesDir,
-      generation: lastResult?.generation ?? 0,
-      statusLine: statusLine(),
-      desired: {
-        ports: formatRanges(desiredPorts),
-        services: (snapshot?.services ?? []).map((s) => ({
-          name: s.name, ports: formatRanges(s.ports), exe: s.exe, type: s.type,
-          health: s.health.kind === 'http' ? `http:${s.health.path ?? '/'}` : s.health.kind,
-          source: `${s.source.file}:${s.source.line}`,
-        })),
-      },
-      applied: { ports: beyla.portsString, generation: beyla.generation, at: lastResult?.at },
-      pending: dirtySince !== undefined,
-      beyla,
-      rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').map((f) => ({ file: f.file, status: f.status, errors: f.errors })),
-      warnings: (snapshot?.diagnostics ?? []).filter((d) => d.severity === 'warning'),
-      health: health.status(),
-      lastReconcile: lastResult ? { ok: lastResult.ok, message: lastResult.message, at: lastResult.at, result: lastResult.beyla.result } : undefined,
-    };
-  };
+  const status = (): Record<string, unknown> => describeDaemon({
+    ready,
+    pid: process.pid,
+    startedAt,
+    settings: reconcile.settings,
+    snapshot: reconcile.snapshot,
+    lastResult: reconcile.lastResult,
+    pending: reconcile.dirtySince !== undefined,
+    beyla: supervisor.status(),
+    health: health.status(),
+    statusLine: statusLine(),
+  });
 
   const reload = async (): Promise<ReconcileResult> => {
     notifier.reloading();

@@ -1,0 +1,47 @@
+// The daemon's status document (control API GET /v1/status, coral status): settings, desired and applied ports, Beyla, health.
+import { formatRanges, mergeRanges } from '../config/ports.js';
+import type { AgentSettings, Snapshot } from '../config/types.js';
+import type { SupervisorStatus } from '../beyla/supervisor.js';
+import type { ReconcileResult } from './reconcile-run.js';
+
+export interface DaemonStatusInput {
+  ready: boolean;
+  pid: number;
+  startedAt: Date;
+  settings: AgentSettings;
+  snapshot: Snapshot | undefined;
+  lastResult: ReconcileResult | undefined;
+  pending: boolean;
+  beyla: SupervisorStatus;
+  health: unknown;
+  statusLine: string;
+}
+
+export function describeDaemon(input: DaemonStatusInput): Record<string, unknown> {
+  const { beyla, snapshot, lastResult, settings } = input;
+  const desiredPorts = mergeRanges((snapshot?.services ?? []).flatMap((s) => s.ports));
+  return {
+    state: !input.ready ? 'starting' : beyla.state === 'degraded' ? 'degraded' : 'ready',
+    pid: input.pid,
+    startedAt: input.startedAt.toISOString(),
+    config: settings.configPath,
+    servicesDir: settings.servicesDir,
+    generation: lastResult?.generation ?? 0,
+    statusLine: input.statusLine,
+    desired: {
+      ports: formatRanges(desiredPorts),
+      services: (snapshot?.services ?? []).map((s) => ({
+        name: s.name, ports: formatRanges(s.ports), exe: s.exe, type: s.type,
+        health: s.health.kind === 'http' ? `http:${s.health.path ?? '/'}` : s.health.kind,
+        source: `${s.source.file}:${s.source.line}`,
+      })),
+    },
+    applied: { ports: beyla.portsString, generation: beyla.generation, at: lastResult?.at },
+    pending: input.pending,
+    beyla,
+    rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').map((f) => ({ file: f.file, status: f.status, errors: f.errors })),
+    warnings: (snapshot?.diagnostics ?? []).filter((d) => d.severity === 'warning'),
+    health: input.health,
+    lastReconcile: lastResult ? { ok: lastResult.ok, message: lastResult.message, at: lastResult.at, result: lastResult.beyla.result } : undefined,
+  };
+}
