@@ -217,14 +217,14 @@ test('disconnect of a --replace drop-in brings the coral.yaml definition back', 
   assert.deepEqual(snapshot.services.map((s) => [s.name, s.ports[0]?.from]), [['legacy', 5000]]);
 });
 
-test('disconnect usage errors: exit 64', async (t) => {
+test('disconnect usage errors exit 64; a name that cannot be a service exits 65, as in connect', async (t) => {
   const { config } = await setup(t);
   const none = await run(disconnect, [], config);
   assert.equal(none.code, 64);
   assert.match(none.err, /which service\? give its NAME/);
   const bad = await run(disconnect, ['../coral'], config);
-  assert.equal(bad.code, 64);
-  assert.match(bad.err, /"\.\.\/coral" is not a service name/);
+  assert.equal(bad.code, 65);
+  assert.match(bad.err, /invalid service name "\.\.\/coral"/);
   const missingDir = await run(disconnect, ['web'], config);
   assert.equal(missingDir.code, 0, 'no services.d: nothing connected');
 });

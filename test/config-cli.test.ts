@@ -82,7 +82,7 @@ test('check: the same service in two places is a warning naming both, not an err
   assert.equal(r.stdout, [
     `${dir}/50-api.yaml:1:1: warning: service "api" here replaces the one defined at ${root}/coral.yaml:5`,
     '  hint: the later file wins: drop-ins after coral.yaml, in lexical order',
-    'configuration OK: 1 services, 1 ports (8081); 2 files',
+    'configuration OK: 1 service, 1 port (8081); 2 files',
     '',
   ].join('\n'));
 });
@@ -137,7 +137,7 @@ test('check: an invalid main file exits 65 with its position', async (t) => {
   const r = await run(['check', '--config', config]);
   assert.equal(r.code, 65);
   assert.match(r.stderr, new RegExp(`^${config}:3:5: error: unknown key "debounse" in agent\\.beyla\\n  hint: did you mean "debounce"\\?\\n$`));
-  assert.match(r.stdout, /^configuration INVALID: 0 services, 0 ports; 1 of 1 files rejected\n$/);
+  assert.match(r.stdout, /^configuration INVALID: 0 services, 0 ports; 1 of 1 file rejected\n$/);
 });
 
 test('config show --sources: default, file:line:col, env and flag, later ones winning', async (t) => {

@@ -4,14 +4,34 @@ import { CoralError } from '../errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parse(args: string[], options: Options, usage: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export interface ParseLimits {
+  /** How many positional arguments the command takes (default: any; the command checks them). */
+  maxPositionals?: number;
+}
+
+/** "coral status" from "Usage: coral status [--config PATH]...": the command a usage text is about. */
+export function commandOf(usage: string): string {
+  const match = /^Usage:\s+((?:[\w-]+)(?: [a-z][\w-]*)*)/.exec(usage);
+  return match?.[1] ?? 'coral';
+}
+
+/** One line saying what is wrong and where the help is: the whole usage text would bury the problem. */
+export function parse(args: string[], options: Options, usage: string, limits: ParseLimits = {}): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const command = commandOf(usage);
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    parsed = { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new CoralError('USAGE', message.replace(/\. To specify a positional argument.*$/s, ''), { hint: usage, cause: error });
+    throw new CoralError('USAGE', message.replace(/\. To specify a positional argument.*$/s, '').replace(/\.$/, ''), { hint: `see: ${command} --help`, cause: error });
   }
+  const max = limits.maxPositionals;
+  if (max !== undefined && parsed.positionals.length > max && !parsed.values.help) {
+    const extra = parsed.positionals.slice(max);
+    throw new CoralError('USAGE', `unexpected argument${extra.length === 1 ? '' : 's'}: ${extra.join(' ')}`, { hint: `see: ${command} --help` });
+  }
+  return parsed;
 }
 
 /** The options every config-reading command takes. */
@@ -28,6 +48,14 @@ export const SETTING_FLAGS: Options = {
   'metrics-listen': { type: 'string' },
   'control-socket': { type: 'string' },
 };
+
+/** The --help paragraph for SETTING_FLAGS, which every command accepts. */
+export const SETTING_FLAGS_HELP = `Setting flags (each overrides coral.yaml and its CORAL_* variable; see configuration.md in /usr/share/doc/coral-agent):
+      --services-dir DIR          agent.services_dir
+      --log-level LEVEL           agent.log_level
+      --beyla-binary PATH         agent.beyla.binary
+      --metrics-listen HOST:PORT  agent.metrics.listen
+      --control-socket PATH       agent.control.socket`;
 
 export function settingFlags(values: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};

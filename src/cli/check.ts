@@ -2,9 +2,10 @@
 import { countPorts, formatRanges, mergeRanges } from '../config/ports.js';
 import { EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
+import { plural } from './plural.js';
 
 export const CHECK_USAGE = `Usage: coral-agent check [--config PATH] [--json]
 
@@ -16,10 +17,12 @@ Options:
       --json          print the result as JSON
   -h, --help          show this help
 
+${SETTING_FLAGS_HELP}
+
 Exit codes: 0 all valid, 65 a file is invalid, 66 the main file is missing, 64 usage error.`;
 
 export async function check(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, CHECK_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, CHECK_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(CHECK_USAGE);
     return EXIT.OK;
@@ -47,9 +50,9 @@ export async function check(args: string[], io: Io): Promise<number> {
     }, null, 2));
   } else {
     for (const d of snapshot.diagnostics) (d.severity === 'error' ? io.err : io.out)(formatDiagnostic(d));
-    const rejected = summary.filesRejected > 0 ? `; ${summary.filesRejected} of ${summary.files} files rejected` : `; ${summary.files} files`;
+    const rejected = summary.filesRejected > 0 ? `; ${summary.filesRejected} of ${plural(summary.files, 'file')} rejected` : `; ${plural(summary.files, 'file')}`;
     const verdict = valid ? 'configuration OK' : 'configuration INVALID';
-    io.out(`${verdict}: ${summary.services} services, ${summary.ports} ports${ports.length ? ` (${formatRanges(ports)})` : ''}${rejected}`);
+    io.out(`${verdict}: ${plural(summary.services, 'service')}, ${plural(summary.ports, 'port')}${ports.length ? ` (${formatRanges(ports)})` : ''}${rejected}`);
   }
   return valid ? EXIT.OK : EXIT.DATAERR;
 }

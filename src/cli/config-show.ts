@@ -4,7 +4,7 @@ import { formatRanges } from '../config/ports.js';
 import type { Origin } from '../config/types.js';
 import { EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
 
@@ -18,6 +18,8 @@ Options:
       --sources       show where each value comes from (default, file:line:col, env, flag)
       --json          print as JSON ({settings, sources, services})
   -h, --help          show this help
+
+${SETTING_FLAGS_HELP}
 
 Exit codes: 0 shown (even with invalid files: they are reported on stderr), 66 main file missing, 64 usage.`;
 
@@ -42,7 +44,7 @@ function setNested(target: Record<string, unknown>, key: string, value: unknown)
 }
 
 export async function configShow(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' }, sources: { type: 'boolean' } }, CONFIG_SHOW_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' }, sources: { type: 'boolean' } }, CONFIG_SHOW_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(CONFIG_SHOW_USAGE);
     return EXIT.OK;

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { CoralError, EXIT } from '../errors.js';
 import { check } from './check.js';
-import { configShow } from './config-show.js';
+import { parse } from './args.js';
+import { CONFIG_SHOW_USAGE, configShow } from './config-show.js';
 import { finish, runCommand, type Command } from './main.js';
 
 const USAGE = `Usage: coral-agent <command> [options]
@@ -26,20 +27,38 @@ function version(): string {
   return pkg.version;
 }
 
+const CONFIG_USAGE = `Usage: coral-agent config show [--config PATH] [--json] [--sources]
+
+The configuration commands. There is one:
+  show    print the effective configuration (--sources: where each value comes from)
+
+${CONFIG_SHOW_USAGE.slice(CONFIG_SHOW_USAGE.indexOf('\n\n') + 2)}`;
+
+const VERSION_USAGE = `Usage: coral-agent version
+
+Print the version of coral-agent (also: coral-agent --version).
+
+Exit codes: 0 printed, 64 usage.`;
+
 const COMMANDS: Record<string, Command> = {
   check,
   config: async (args, io) => {
     const [sub, ...rest] = args;
     if (sub === 'show') return configShow(rest, io);
-    if (sub === undefined || sub === '--help' || sub === '-h') {
-      io.out('Usage: coral-agent config show [--config PATH] [--json] [--sources]');
-      return sub === undefined ? EXIT.USAGE : EXIT.OK;
+    if (sub === '--help' || sub === '-h') {
+      io.out(CONFIG_USAGE);
+      return EXIT.OK;
     }
-    throw new CoralError('USAGE', `unknown config command "${sub}"`, { hint: 'try: coral-agent config show' });
+    if (sub === undefined) throw new CoralError('USAGE', 'which config command? there is one: show', { hint: 'see: coral-agent config --help' });
+    throw new CoralError('USAGE', `unknown config command "${sub}"`, { hint: 'see: coral-agent config --help' });
   },
   run: async (args, io) => (await import('../daemon/run-command.js')).runDaemonCommand(args, io),
   reload: async (args, io) => (await import('./reload.js')).reload(args, io),
-  version: async (_args, io) => {
+  version: async (args, io) => {
+    if (parse(args, { help: { type: 'boolean', short: 'h' } }, VERSION_USAGE, { maxPositionals: 0 }).values.help) {
+      io.out(VERSION_USAGE);
+      return EXIT.OK;
+    }
     io.out(`coral-agent ${version()}`);
     return EXIT.OK;
   },

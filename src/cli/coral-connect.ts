@@ -10,7 +10,7 @@ import { CoralError, EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { lockServicesDir } from '../store/lock-services-dir.js';
 import { writeDropIn } from '../store/write-drop-in.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
 import { parseServiceSpec, renderDropIn, SPEC_SYNTAX } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
@@ -41,6 +41,8 @@ Options:
   -c, --config PATH       main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml);
                           services.d and the control socket follow from it
   -h, --help              show this help
+
+${SETTING_FLAGS_HELP}
 
 A service defined in coral.yaml is not replaced unless --replace is given; one defined in
 another drop-in is never replaced (disconnect or edit it first). A port another service

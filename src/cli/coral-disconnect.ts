@@ -8,7 +8,7 @@ import { CoralError, EXIT, isErrno } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { lockServicesDir, storeError } from '../store/lock-services-dir.js';
 import { removeDropIn } from '../store/remove-drop-in.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { fetchAgentStatus } from './coral-fetch-status.js';
 import { isServiceName } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
@@ -27,8 +27,10 @@ Options:
   -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
   -h, --help          show this help
 
-Exit codes: 0 disconnected (or not connected), 64 usage, 65 defined elsewhere (not removable
-here) or the configuration is invalid, 66 no coral.yaml, 73 cannot remove, 75 lock busy,
+${SETTING_FLAGS_HELP}
+
+Exit codes: 0 disconnected (or not connected), 64 usage, 65 not a service name, defined
+elsewhere (not removable here) or the configuration is invalid, 66 no coral.yaml, 73 cannot remove, 75 lock busy,
 77 permission denied.`;
 
 type Verdict =
@@ -84,7 +86,8 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
   }
   const name = positionals[0]!;
   if (!isServiceName(name)) {
-    throw new CoralError('USAGE', `"${name}" is not a service name`, { hint: 'a service name is a lowercase DNS label (a-z, 0-9, \'-\'); see: coral services' });
+    // The same code as coral connect gives the same invalid name: 65.
+    throw new CoralError('INVALID_CONFIG', `invalid service name "${name}"`, { hint: 'a service name is a lowercase DNS label (a-z, 0-9, \'-\'); see: coral services' });
   }
   const validators = (await loadValidators());
   const flags = settingFlags(values);

@@ -3,7 +3,7 @@ import { formatRanges } from '../config/ports.js';
 import type { Service } from '../config/types.js';
 import { CoralError, EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { coversPorts, fetchAgentStatus, portsOf, type AgentStatus } from './coral-fetch-status.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
@@ -19,6 +19,8 @@ Options:
   -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
       --json          print {services: [...], rejected: [...], agent: {...}} as JSON
   -h, --help          show this help
+
+${SETTING_FLAGS_HELP}
 
 Exit codes: 0 listed (the agent need not be running), 64 usage, 66 no coral.yaml,
 77 permission denied.`;
@@ -67,7 +69,7 @@ export function formatTable(rows: readonly string[][]): string[] {
 }
 
 export async function services(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, SERVICES_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, SERVICES_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(SERVICES_USAGE);
     return EXIT.OK;

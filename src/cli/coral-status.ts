@@ -1,7 +1,7 @@
 // `coral status`: the agent's and Beyla's state, generations, the last swap and its result, rejected files with their errors.
 import { loadValidators } from '../config/schema-validate.js';
 import { CoralError, EXIT } from '../errors.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
 import { loadCoralSettings } from './coral-settings.js';
 import { formatDiagnostic } from './format-diagnostic.js';
@@ -17,6 +17,8 @@ Options:
   -c, --config PATH   main file (its agent.control.socket is used)
       --json          print the agent's answer as JSON
   -h, --help          show this help
+
+${SETTING_FLAGS_HELP}
 
 Exit codes: 0 the agent answered, 64 usage, 66 no coral.yaml, 69 the agent is not running,
 75 the agent did not answer in time, 77 permission denied.`;
@@ -61,6 +63,10 @@ export function formatStatus(s: AgentStatus): string[] {
     const width = Math.max(...names.map((n) => n.length));
     for (const name of names) {
       const h = s.health[name]!;
+      if (h.kind === 'none') {
+        lines.push(`  ${name.padEnd(width)}  none (not checked)`);
+        continue;
+      }
       const target = [h.kind, h.target].filter(Boolean).join(' ');
       lines.push(`  ${name.padEnd(width)}  ${h.state ?? 'unknown'}${target ? ` (${target})` : ''}${h.lastError ? `: ${h.lastError}` : ''}`);
     }
@@ -69,7 +75,7 @@ export function formatStatus(s: AgentStatus): string[] {
 }
 
 export async function status(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, STATUS_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, STATUS_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(STATUS_USAGE);
     return EXIT.OK;

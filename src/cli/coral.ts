@@ -2,6 +2,7 @@
 // `coral`: connect services to coral-agent and query it; each command is imported only when it runs (start-up time).
 import { readFileSync } from 'node:fs';
 import { CoralError, EXIT } from '../errors.js';
+import { parse } from './args.js';
 import { finish, runCommand, type Command } from './main.js';
 
 const USAGE = `Usage: coral <command> [options]
@@ -29,12 +30,22 @@ function version(): string {
   return pkg.version;
 }
 
+const VERSION_USAGE = `Usage: coral version
+
+Print the version of coral (also: coral --version).
+
+Exit codes: 0 printed, 64 usage.`;
+
 const COMMANDS: Record<string, Command> = {
   connect: async (args, io) => (await import('./coral-connect.js')).connect(args, io),
   disconnect: async (args, io) => (await import('./coral-disconnect.js')).disconnect(args, io),
   services: async (args, io) => (await import('./coral-services.js')).services(args, io),
   status: async (args, io) => (await import('./coral-status.js')).status(args, io),
-  version: async (_args, io) => {
+  version: async (args, io) => {
+    if (parse(args, { help: { type: 'boolean', short: 'h' } }, VERSION_USAGE, { maxPositionals: 0 }).values.help) {
+      io.out(VERSION_USAGE);
+      return EXIT.OK;
+    }
     io.out(`coral ${version()}`);
     return EXIT.OK;
   },

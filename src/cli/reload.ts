@@ -3,7 +3,7 @@ import { controlRequest } from '../control/control-request.js';
 import { parseDuration } from '../config/duration.js';
 import { CoralError, EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from './args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
 import type { Diagnostic } from '../config/types.js';
@@ -17,15 +17,16 @@ while the agent keeps running on the last good one.
 
 Options:
   -c, --config PATH        main file (its agent.control.socket is used)
-      --control-socket P   the control socket, overriding the config
       --timeout DURATION   how long to wait (default 2m)
   -h, --help               show this help
+
+${SETTING_FLAGS_HELP}
 
 Exit codes: 0 applied, 65 the configuration is invalid (nothing changed), 69 the agent is not
 running, 75 timed out or failed to apply (the old config stays in effect), 77 permission denied.`;
 
 export async function reload(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, timeout: { type: 'string' } }, RELOAD_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, timeout: { type: 'string' } }, RELOAD_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(RELOAD_USAGE);
     return EXIT.OK;

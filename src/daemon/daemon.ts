@@ -57,7 +57,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const settings = first.snapshot.settings;
   log.level = settings.logLevel;
   const notifier = createNotifier({ env, logger: log });
-  notifier.status(`starting: ${first.snapshot.services.length} services configured`);
+  notifier.status(`starting: ${first.snapshot.services.length} service${first.snapshot.services.length === 1 ? "" : "s"} configured`);
 
   const abort = new AbortController();
   const registry = createRegistry();

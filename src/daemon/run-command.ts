@@ -1,5 +1,5 @@
 // `coral-agent run`: start the daemon, handle signals (SIGHUP reload, SIGTERM/SIGINT stop), exit with a sysexits code.
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, settingFlags } from '../cli/args.js';
+import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from '../cli/args.js';
 import type { Io } from '../cli/io.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -13,11 +13,17 @@ drop-in directory, and keeps Beyla instrumenting exactly the configured ports.
 Signals: SIGHUP re-reads the configuration at once; SIGTERM or SIGINT stop it gracefully.
 Logs go to stdout: JSON lines, with syslog priorities under journald.
 
+Options:
+  -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
+  -h, --help          show this help
+
+${SETTING_FLAGS_HELP}
+
 Exit codes: 0 stopped by a signal, 65 coral.yaml invalid, 66 coral.yaml missing,
 73 cannot listen (metrics address or control socket), 75 start-up timed out.`;
 
 export async function runDaemonCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS }, RUN_USAGE);
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS }, RUN_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(RUN_USAGE);
     return EXIT.OK;

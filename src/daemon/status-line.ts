@@ -10,7 +10,13 @@ export interface StatusLineInput {
   starting: boolean;
 }
 
+/** A reason's first line: its hint lines are for the CLI and the log, STATUS= is one line. */
+function firstLine(text: string | undefined): string | undefined {
+  return text?.split('\n', 1)[0]?.trim();
+}
+
 function beylaPart(beyla: SupervisorStatus): string {
+  const reason = firstLine(beyla.reason);
   const active = beyla.instances.find((i) => i.role === 'active');
   const pid = active?.pid ? ` (pid ${active.pid})` : '';
   switch (beyla.state) {
@@ -21,8 +27,8 @@ function beylaPart(beyla: SupervisorStatus): string {
     case 'disabled': return 'beyla disabled';
     case 'stopping': return 'beyla stopping';
     case 'stopped': return 'beyla stopped';
-    case 'unavailable': return `beyla unavailable: ${beyla.reason ?? 'unknown reason'}`;
-    case 'degraded': return `beyla degraded${pid}: ${beyla.reason ?? `${beyla.consecutiveCrashes} crashes`}`;
+    case 'unavailable': return `beyla unavailable: ${reason ?? 'unknown reason'}`;
+    case 'degraded': return `beyla degraded${pid}: ${reason ?? `${beyla.consecutiveCrashes} crashes`}`;
   }
 }
 
