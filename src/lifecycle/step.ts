@@ -31,17 +31,22 @@ function withCandidate(phase: Phase, candidate: Candidate): Phase {
 
 /** Answers waiters whose instances are all gone; takes the pending desired state if the slot is free; ends a stop. */
 function settle(d: Draft): void {
+  answerWaiters(d);
+  if (d.s.phase.phase === 'stopping' && liveGenerations(d.s).length === 0) d.s = { ...d.s, phase: { phase: 'stopped' } };
+  const pending = d.s.pending;
+  if (pending && !candidateOf(d.s) && d.s.phase.phase !== 'stopping' && d.s.phase.phase !== 'stopped') {
+    d.s = { ...d.s, pending: null };
+    act(d, pending.plan, pending.requests, pending.why);
+    answerWaiters(d); // act may add a waiter that has nothing to wait for (disabled, or no services and nothing running)
+  }
+}
+
+function answerWaiters(d: Draft): void {
   const live = new Set(liveGenerations(d.s));
   const [done, waiting] = [d.s.waiters.filter((w) => w.afterExit.every((g) => !live.has(g))), d.s.waiters.filter((w) => w.afterExit.some((g) => live.has(g)))];
   if (done.length > 0) {
     d.s = { ...d.s, waiters: waiting };
     for (const w of done) resolve(d, w.requests, w.result, w.error, w.spawnMs);
-  }
-  if (d.s.phase.phase === 'stopping' && live.size === 0) d.s = { ...d.s, phase: { phase: 'stopped' } };
-  const pending = d.s.pending;
-  if (pending && !candidateOf(d.s) && d.s.phase.phase !== 'stopping' && d.s.phase.phase !== 'stopped') {
-    d.s = { ...d.s, pending: null };
-    act(d, pending.plan, pending.requests, pending.why);
   }
 }
 
