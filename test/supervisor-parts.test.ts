@@ -40,9 +40,9 @@ describe('parseBeylaLog', () => {
     assert.deepEqual(record, { level: 'warn', msg: 'slow', fields: { beyla_component: 'x', n: '3' }, structured: true });
   });
 
-  test('lines that are not logfmt pass through raw at info', () => {
-    for (const line of ['SDK 2026/11/23 08:25:21 WARN Unable to determine cloud provider', 'panic: runtime error', 'goroutine 1 [running]:']) {
-      assert.deepEqual(parseBeylaLog(line), { level: 'info', msg: line, fields: {}, structured: false });
+  test('lines that are not logfmt pass through raw, at the level they name (info when none)', () => {
+    for (const [line, level] of [['SDK 2026/11/23 08:25:21 WARN Unable to determine cloud provider', 'warn'], ['panic: runtime error', 'fatal'], ['goroutine 1 [running]:', 'info']]) {
+      assert.deepEqual(parseBeylaLog(line ?? ''), { level, msg: line, fields: {}, structured: false });
     }
   });
 });

@@ -66,6 +66,18 @@ function fromPairs(pairs: Record<string, unknown>): BeylaLogRecord {
   return { level: levelOf(typeof pairs.level === 'string' ? pairs.level : undefined), msg, fields, structured: true };
 }
 
+/**
+ * The level of a line that is not slog or JSON: the cloud SDK's `SDK 2026/12/01 08:00:00 WARN ...`,
+ * Go's log package (`2026/12/01 08:00:00 [ERROR] ...`), and Go's own fatal forms (a panic, a
+ * runtime fatal error, a flag error); anything else is info.
+ */
+function rawLevel(line: string): PinoLevel {
+  if (/^(?:panic: |fatal error: )/.test(line)) return 'fatal';
+  if (/^(?:flag provided but not defined: |invalid value ".*" for flag )/.test(line)) return 'error';
+  const stamped = /^(?:[A-Z][A-Za-z]* )?\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(?:\.\d+)? \[?([A-Za-z]+)\]?[: ]/.exec(line);
+  return stamped ? LEVELS[(stamped[1] ?? '').toUpperCase()] ?? 'info' : 'info';
+}
+
 export function parseBeylaLog(line: string): BeylaLogRecord {
   const trimmed = line.trim();
   if (trimmed.startsWith('{')) {
@@ -78,5 +90,5 @@ export function parseBeylaLog(line: string): BeylaLogRecord {
   }
   const pairs = parseLogfmt(trimmed);
   if (pairs && 'msg' in pairs && 'level' in pairs) return fromPairs(pairs);
-  return { level: 'info', msg: trimmed, fields: {}, structured: false };
+  return { level: rawLevel(trimmed), msg: trimmed, fields: {}, structured: false };
 }

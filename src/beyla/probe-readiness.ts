@@ -20,9 +20,12 @@ export interface ProbeReadinessOptions {
   signal: AbortSignal;
 }
 
-/** Throws CoralError('BEYLA_FAILED') quoting Beyla's own error line, with `details.beyla_error`. */
-function failure(instance: BeylaInstance, what: string, orLastLine = false): CoralError {
-  const beylaError = instance.beylaError() ?? (orLastLine ? instance.lastLine() : undefined);
+/**
+ * CoralError('BEYLA_FAILED') quoting Beyla's last error-level line, with `details.beyla_error`;
+ * never an info or warn line (the cloud SDK's WARN) nor a runtime's trailer.
+ */
+function failure(instance: BeylaInstance, what: string): CoralError {
+  const beylaError = instance.beylaError();
   const message = beylaError ? `${what}: ${beylaError}` : what;
   return new CoralError('BEYLA_FAILED', `Beyla generation ${instance.generation} ${message}`, {
     details: { generation: instance.generation, pid: instance.pid, beyla_error: beylaError, config_file: instance.configFile },
@@ -46,7 +49,7 @@ export async function probeReadiness(opts: ProbeReadinessOptions): Promise<void>
       if (opts.signal.aborted) throw new CoralError('BEYLA_FAILED', `Beyla generation ${instance.generation} start abandoned: the supervisor is stopping`);
       if (instance.exit) {
         await instance.exited;
-        throw failure(instance, `${instance.describeExit()} before it was ready`, true);
+        throw failure(instance, `${instance.describeExit()} before it was ready`);
       }
       if (instance.fatalLine) throw failure(instance, 'logged a fatal line');
       const now = Date.now();

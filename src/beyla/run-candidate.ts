@@ -103,6 +103,6 @@ export async function trackInstance(host: CandidateHost, instance: BeylaInstance
     });
   }
   if (exit.requested) host.log.info({ generation, pid, exit_code: exit.code, signal: exit.signal, hung: isHung() }, 'Beyla instance stopped');
-  const beylaError = instance.beylaError() ?? instance.lastLine();
+  const beylaError = instance.beylaError(); // an error-level line only, never the last info/warn line
   return { type: 'exited', at: exit.at, generation, description: `${instance.describeExit()}${beylaError ? `: ${beylaError}` : ''}`, exitCode: exit.code, signal: exit.signal };
 }
