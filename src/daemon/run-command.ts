@@ -86,7 +86,11 @@ export async function runDaemonCommand(args: string[], io: Io): Promise<number> 
   const code = await stopped;
   // Everything was stopped in order; should a handle still hold the event loop (a library's
   // exit hook, a socket), exit anyway rather than hang until systemd's stop timeout.
-  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  setTimeout(() => {
+    // Named so that a handle left open is found, not just outwaited (the timer itself is one of them).
+    logger.warn({ resources: process.getActiveResourcesInfo() }, 'exiting with handles still open after the shutdown');
+    process.exit(code);
+  }, EXIT_GRACE_MS).unref();
   return code;
 }
 
