@@ -54,6 +54,12 @@ const BENCHES: Bench[] = [
     ],
   },
   {
+    name: 'otlp-relay',
+    load: () => import('./otlp-relay.js') as never,
+    options: { rate: 1000, burstMs: 3000 },
+    gates: [],
+  },
+  {
     name: 'swap',
     load: () => import('./swap.js') as never,
     options: { swaps: 5 },

@@ -1,0 +1,154 @@
+// Benchmark: the OTLP relay's added latency per request and its memory under a 1,000 requests/s burst.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export interface OtlpRelayBenchOptions {
+  /** Requests a second, open loop. Default 1000. */
+  rate?: number;
+  /** Length of each burst (one direct, one through the relay). Default 3000 ms. */
+  burstMs?: number;
+  /** Body of each request (a Beyla batch). Default 4096 bytes. */
+  bodyBytes?: number;
+}
+
+const relayModule = fileURLToPath(new URL('../src/otlp/start-otlp-relay.js', import.meta.url));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+async function startUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+  };
+}
+
+/** Sends `rate` requests a second for `burstMs` (open loop); resolves with each request's latency in ms. */
+async function burst(url: string, opts: Required<OtlpRelayBenchOptions>): Promise<{ latencies: number[]; failures: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const body = Buffer.alloc(opts.bodyBytes, 7);
+  const latencies: number[] = [];
+  let failures = 0;
+  const pending: Promise<void>[] = [];
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+        else failures += 1;
+        resolve();
+      });
+    });
+    req.on('error', () => { failures += 1; resolve(); });
+    req.end(body);
+  });
+  const total = Math.round((opts.rate * opts.burstMs) / 1000);
+  const perTick = Math.max(1, Math.round(opts.rate / 100));
+  const startedAt = Date.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    const tick = (): void => {
+      // Catch up to the schedule: open loop, whatever the answers' pace.
+      const due = Math.min(total, Math.floor(((Date.now() - startedAt) / 1000) * opts.rate) + perTick);
+      while (sent < due) {
+        pending.push(one());
+        sent += 1;
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  agent.destroy();
+  return { latencies, failures };
+}
+
+interface RelayChild {
+  port: number;
+  sample: () => Promise<{ rss: number; heap: number }>;
+  stop: () => Promise<void>;
+}
+
+/** The relay in a process of its own, so its memory is its own: prints its port, then its peak RSS and heap when asked. */
+async function startRelayChild(upstreamUrl: string): Promise<RelayChild> {
+  const script = `
+    const { startOtlpRelay } = await import(${JSON.stringify(relayModule)});
+    const { default: client } = await import('prom-client');
+    const { createLogger } = await import(${JSON.stringify(fileURLToPath(new URL('../src/log.js', import.meta.url)))});
+    const relay = await startOtlpRelay({
+      upstream: { traces: ${JSON.stringify(`${upstreamUrl}/v1/traces`)} },
+      isActive: (g) => g === 2,
+      registry: new client.Registry(),
+      logger: createLogger({ level: 'warn', env: {} }),
+    });
+    let peak = { rss: 0, heap: 0 };
+    const take = () => { const m = process.memoryUsage(); peak = { rss: Math.max(peak.rss, m.rss), heap: Math.max(peak.heap, m.heapUsed) }; };
+    setInterval(take, 20).unref();
+    process.stdout.write(JSON.stringify({ port: relay.port }) + '\\n');
+    process.stdin.setEncoding('utf8').on('data', () => { take(); process.stdout.write(JSON.stringify(peak) + '\\n'); peak = { rss: 0, heap: 0 }; });
+    process.stdin.on('end', () => relay.close().then(() => process.exit(0)));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'], cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, number>> => JSON.parse(String((await lines.next()).value)) as Record<string, number>;
+  const { port } = await next();
+  return {
+    port: port!,
+    sample: async () => {
+      child.stdin!.write('sample\n');
+      const { rss = 0, heap = 0 } = await next();
+      return { rss, heap };
+    },
+    stop: async () => {
+      child.stdin!.end();
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function run(options: OtlpRelayBenchOptions = {}): Promise<Record<string, number>> {
+  const opts = { rate: options.rate ?? 1000, burstMs: options.burstMs ?? 3000, bodyBytes: options.bodyBytes ?? 4096 };
+  const upstream = await startUpstream();
+  const relay = await startRelayChild(upstream.url);
+  try {
+    await burst(`${upstream.url}/v1/traces`, { ...opts, burstMs: 300 }); // warm-up of both paths
+    await burst(`http://127.0.0.1:${relay.port}/g/2/v1/traces`, { ...opts, burstMs: 300 });
+    const idle = await relay.sample();
+    const direct = await burst(`${upstream.url}/v1/traces`, opts);
+    const relayed = await burst(`http://127.0.0.1:${relay.port}/g/2/v1/traces`, opts);
+    const peak = await relay.sample();
+    const mib = (bytes: number): number => round2(bytes / 1024 / 1024);
+    return {
+      requests: relayed.latencies.length,
+      failures: direct.failures + relayed.failures,
+      direct_p50_ms: round2(percentile(direct.latencies, 0.5)),
+      relayed_p50_ms: round2(percentile(relayed.latencies, 0.5)),
+      added_p50_ms: round2(percentile(relayed.latencies, 0.5) - percentile(direct.latencies, 0.5)),
+      direct_p99_ms: round2(percentile(direct.latencies, 0.99)),
+      relayed_p99_ms: round2(percentile(relayed.latencies, 0.99)),
+      p50_ratio: round2(percentile(relayed.latencies, 0.5) / Math.max(percentile(direct.latencies, 0.5), 0.001)),
+      relay_idle_rss_mib: mib(idle.rss),
+      relay_burst_rss_mib: mib(peak.rss),
+      relay_burst_rss_growth_mib: mib(peak.rss - idle.rss),
+      relay_burst_heap_mib: mib(peak.heap),
+    };
+  } finally {
+    await relay.stop();
+    await upstream.close();
+  }
+}
