@@ -4,13 +4,13 @@ import { parseDuration } from '../config/duration.js';
 import { formatRanges } from '../config/ports.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
 import { loadValidators } from '../config/schema-validate.js';
-import { firstOverlap } from '../config/ports.js';
-import type { HealthCheck, Service, Snapshot } from '../config/types.js';
+import type { HealthCheck, Service } from '../config/types.js';
 import { CoralError, EXIT } from '../errors.js';
+import { checkConflicts, connectUnderLock, type ConnectOutcome } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { lockServicesDir } from '../store/lock-services-dir.js';
-import { writeDropIn } from '../store/write-drop-in.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
+import { askAgentToEdit } from './ask-agent-to-edit.js';
 import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
 import { parseServiceSpec, renderDropIn, SPEC_SYNTAX } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
@@ -23,7 +23,10 @@ export const CONNECT_USAGE = `Usage: coral connect ${SPEC_SYNTAX.split(',')[0]} 
 Declare a service so that coral-agent health-checks it and Beyla instruments its ports.
 Writes services.d/NAME.yaml atomically (under the directory's lock); the agent picks it up.
 Connecting the same service again with the same settings changes nothing; with new settings
-it replaces the file.
+it replaces the file and says every field that changes (ports, exe, health, type): a field
+not given again is dropped, as the file is written anew from this command line.
+When coral-agent runs, it does the check and the write (it holds every drop-in in memory);
+otherwise this command reads services.d itself.
 
   NAME     lowercase DNS label (a-z, 0-9, '-'), unique on this host
   PORT     a port, a range 9000-9010, or a list 8080,9000-9010
@@ -36,6 +39,8 @@ Options:
       --health CHECK      instead of HEALTH in the spec
       --type TYPE         instead of TYPE in the spec
       --replace           allow replacing a service of the same name defined in coral.yaml
+      --force             replace services.d/NAME.yaml even if coral connect did not write
+                          it (edited by hand) or it is invalid
       --wait              wait until Beyla instruments the ports (progress on stderr)
       --timeout DURATION  how long --wait waits (default 60s)
   -c, --config PATH       main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml);
@@ -46,22 +51,16 @@ ${SETTING_FLAGS_HELP}
 
 A service defined in coral.yaml is not replaced unless --replace is given; one defined in
 another drop-in is never replaced (disconnect or edit it first). A port another service
-claims is refused, naming the file and line that claims it.
+claims is refused, naming the file and line that claims it. NAME.yaml itself is replaced only
+if coral connect wrote it (its first line says so) and it is valid, unless --force is given.
 
-Exit codes: 0 connected (or already connected), 64 usage, 65 invalid service or conflict,
+Exit codes: 0 connected (or already connected), 64 usage, 65 invalid service, conflict, or
+NAME.yaml not written by coral connect (without --force),
 66 no coral.yaml, 69 the agent is not running (with --wait) or Beyla unavailable,
 70 Beyla failed to start with the new ports, 73 cannot create the file,
 75 timed out (lock or --wait), 77 permission denied.`;
 
-export interface ConnectOutcome {
-  service: Service;
-  path: string;
-  changed: boolean;
-  /** Ports the service had before (a reconnect with new ports). */
-  previous?: Service;
-  /** The coral.yaml definition replaced with --replace. */
-  overridden?: Service;
-}
+export { checkConflicts, type ConnectOutcome };
 
 function where(s: Service): string {
   return `${s.source.file}:${s.source.line}`;
@@ -78,49 +77,23 @@ export function describeHealth(health: HealthCheck, service: Service): string {
   return `enabled (tcp port ${service.ports[0]?.from ?? '?'})`;
 }
 
-/** Name and port conflicts with what is on disk now; throws INVALID_CONFIG naming the file and line. */
-export function checkConflicts(opts: { snapshot: Snapshot; service: Service; path: string; replace: boolean }): { previous?: Service; overridden?: Service } {
-  const { snapshot, service, path } = opts;
-  const mainFile = snapshot.settings.configPath;
-  let previous: Service | undefined;
-  let overridden: Service | undefined;
-  for (const file of snapshot.files) {
-    if (file.file === path) {
-      const others = file.services.filter((s) => s.name !== service.name).map((s) => s.name);
-      if (others.length > 0) {
-        throw new CoralError('INVALID_CONFIG', `${path} also defines ${others.map((n) => `"${n}"`).join(', ')}: it was not written by coral connect`, {
-          hint: 'edit that file by hand, or move those services to their own files', details: { path },
-        });
-      }
-      previous = file.services.find((s) => s.name === service.name);
-      continue;
-    }
-    const same = file.services.find((s) => s.name === service.name);
-    if (!same) continue;
-    if (file.file === mainFile && opts.replace) {
-      overridden = same;
-      continue;
-    }
-    throw new CoralError('INVALID_CONFIG', `service "${service.name}" is already defined in ${where(same)}`, {
-      hint: file.file === mainFile
-        ? 'pass --replace to override it with a drop-in (disconnecting brings the coral.yaml definition back), or edit coral.yaml'
-        : `edit or remove ${file.file} first`,
-      details: { path: file.file, line: same.source.line },
-    });
-  }
-  for (const other of snapshot.services) {
-    if (other.name === service.name) continue;
-    const port = firstOverlap(service.ports, other.ports);
-    if (port === undefined) continue;
-    throw new CoralError('INVALID_CONFIG', `port ${port} is already claimed by service "${other.name}" (${where(other)})`, {
-      hint: `each port belongs to one service: pick another port, or disconnect ${other.name} first`,
-      details: { path: other.source.file, line: other.source.line, port },
-    });
-  }
-  return { ...(previous ? { previous } : {}), ...(overridden ? { overridden } : {}) };
+function healthWords(health: HealthCheck): string {
+  const base = health.kind === 'http' ? `http ${health.path ?? '/'}` : health.kind;
+  return health.kind === 'none' ? base : `${base} every ${health.intervalMs / 1000}s, timeout ${health.timeoutMs / 1000}s`;
 }
 
-function beylaLine(status: AgentStatus, debounceMs: number, changed: boolean): string {
+/** Every field a reconnect changes besides the ports (those are on the first line), one line each. */
+export function fieldChanges(before: Service, after: Service): string[] {
+  const out: string[] = [];
+  if ((before.exe ?? '') !== (after.exe ?? '')) {
+    out.push(`  exe: ${before.exe ?? 'none'} -> ${after.exe ?? 'none (any process on these ports)'}`);
+  }
+  if (healthWords(before.health) !== healthWords(after.health)) out.push(`  health: ${healthWords(before.health)} -> ${healthWords(after.health)}`);
+  if ((before.type ?? '') !== (after.type ?? '')) out.push(`  type: ${before.type ?? 'none'} -> ${after.type ?? 'none'}`);
+  return out;
+}
+
+function beylaLine(status: { beyla: Pick<AgentStatus['beyla'], 'state' | 'reason' | 'generation'> }, debounceMs: number, changed: boolean): string {
   const beyla = status.beyla;
   if (beyla.state === 'disabled') return `eBPF metrics: disabled (${beyla.reason ?? 'agent.beyla.enabled is false'})`;
   if (beyla.state === 'unavailable') return `eBPF metrics: unavailable (${beyla.reason ?? 'Beyla cannot run'})`;
@@ -132,7 +105,7 @@ export async function connect(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     ...CONFIG_OPTIONS, ...SETTING_FLAGS,
     ports: { type: 'string' }, exe: { type: 'string' }, health: { type: 'string' }, type: { type: 'string' },
-    replace: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
+    replace: { type: 'boolean' }, force: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
   }, CONNECT_USAGE);
   if (values.help) {
     io.out(CONNECT_USAGE);
@@ -164,30 +137,34 @@ export async function connect(args: string[], io: Io): Promise<number> {
   const fileName = `${spec.name}.yaml`; // the name is a DNS label now (schema-checked above)
   const path = join(dir, fileName);
 
-  const outcome: ConnectOutcome = await lockServicesDir({ dir, create: true }, async (lost) => {
-    const { snapshot } = await loadSnapshot({ configPath, env: io.env, flags, validators });
-    const service = { ...parsed.services[0]!, source: { file: path, line: 2, col: 1 } };
-    const found = checkConflicts({ snapshot, service, path, replace: values.replace === true });
-    const written = await writeDropIn({ dir, fileName, text, signal: lost });
-    return { service, path: written.path, changed: written.changed, ...found };
-  });
+  const service = { ...parsed.services[0]!, source: { file: path, line: 2, col: 1 } };
+  const replace = values.replace === true;
+  const force = values.force === true;
+  const socketPath = settings.control.socket;
+  const viaAgent = await askAgentToEdit({ socketPath, path: '/v1/connect', body: { servicesDir: dir, configPath: settings.configPath, text, replace, force } });
+  const outcome: ConnectOutcome = viaAgent
+    ? viaAgent.body.outcome as ConnectOutcome
+    : await lockServicesDir({ dir, create: true }, (lost) => connectUnderLock({
+      dir, fileName, text, service, replace, force, validators, healthDefaults: settings.health, lost,
+      view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot,
+    }));
 
-  const { service } = outcome;
   if (!outcome.changed) {
     io.out(`Service ${service.name} is already connected on ${portWords(service)} (${outcome.path} unchanged)`);
   } else if (outcome.previous) {
     const was = formatRanges(outcome.previous.ports) === formatRanges(service.ports) ? '' : ` (was ${portWords(outcome.previous)})`;
     io.out(`Updated service ${service.name} on ${portWords(service)}${was}`);
+    for (const line of fieldChanges(outcome.previous, service)) io.out(line);
   } else {
     io.out(`Connected service ${service.name} on ${portWords(service)}`);
   }
+  if (outcome.forced) io.err(`warning: --force: replaced ${outcome.path}, which ${outcome.forced}`);
   if (outcome.overridden) io.err(`warning: this replaces the definition of "${service.name}" in ${where(outcome.overridden)} while ${outcome.path} exists`);
   io.out(`Health monitoring: ${describeHealth(service.health, service)}`);
 
-  const socketPath = settings.control.socket;
-  let status: AgentStatus;
+  let status: Parameters<typeof beylaLine>[0];
   try {
-    status = await fetchAgentStatus({ socketPath, timeoutMs: 2000 });
+    status = viaAgent ?? await fetchAgentStatus({ socketPath, timeoutMs: 2000 });
   } catch (error) {
     if (error instanceof CoralError && error.code === 'AGENT_UNAVAILABLE') {
       const line = 'coral-agent is not running: the service is saved and will be instrumented when it starts';
@@ -201,7 +178,7 @@ export async function connect(args: string[], io: Io): Promise<number> {
     io.err(`note: the service is saved, but coral-agent's state is unknown: ${error instanceof CoralError ? error.format() : String(error)}`);
     return EXIT.OK;
   }
-  io.out(beylaLine(status, settings.beyla.debounceMs, outcome.changed));
+  io.out(beylaLine(status, viaAgent?.debounceMs ?? settings.beyla.debounceMs, outcome.changed));
   if (!values.wait) return EXIT.OK;
   const result = await waitLive({ socketPath, name: service.name, ports: service.ports, file: outcome.path, timeoutMs, io });
   io.out(`Instrumented: ${portWords(service)} live in Beyla${result.beylaGeneration === undefined ? '' : ` generation ${result.beylaGeneration}`} (after ${(result.elapsedMs / 1000).toFixed(1)}s)`);

@@ -1,14 +1,14 @@
 // `coral disconnect NAME`: remove services.d/NAME.yaml under the lock; services defined elsewhere are refused with their file and line.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { didYouMean } from '../config/did-you-mean.js';
 import { loadValidators } from '../config/schema-validate.js';
-import type { Service, Snapshot } from '../config/types.js';
+import type { Service } from '../config/types.js';
 import { CoralError, EXIT, isErrno } from '../errors.js';
+import { disconnectUnderLock, planDisconnect, type DisconnectVerdict } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { lockServicesDir, storeError } from '../store/lock-services-dir.js';
-import { removeDropIn } from '../store/remove-drop-in.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
+import { askAgentToEdit } from './ask-agent-to-edit.js';
 import { fetchAgentStatus } from './coral-fetch-status.js';
 import { isServiceName } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
@@ -33,46 +33,22 @@ Exit codes: 0 disconnected (or not connected), 64 usage, 65 not a service name, 
 elsewhere (not removable here) or the configuration is invalid, 66 no coral.yaml, 73 cannot remove, 75 lock busy,
 77 permission denied.`;
 
-type Verdict =
-  | { kind: 'remove'; fileName: string; restored?: Service }
-  | { kind: 'absent'; guess?: string };
+type Verdict = DisconnectVerdict;
+export { planDisconnect };
 
 function where(s: Service): string {
   return `${s.source.file}:${s.source.line}`;
 }
 
-/** What disconnecting `name` means for this snapshot; throws INVALID_CONFIG when it is defined where coral does not write. */
-export function planDisconnect(snapshot: Snapshot, name: string): Verdict {
-  const dir = snapshot.settings.servicesDir;
-  const fileName = `${name}.yaml`;
-  const own = join(dir, fileName);
-  const ownFile = snapshot.files.find((f) => f.file === own);
-  const mainFile = snapshot.settings.configPath;
-  const inMain = snapshot.files.find((f) => f.file === mainFile)?.services.find((s) => s.name === name);
-  if (ownFile) {
-    const others = ownFile.services.filter((s) => s.name !== name).map((s) => `"${s.name}"`);
-    if (others.length > 0) {
-      throw new CoralError('INVALID_CONFIG', `${own} also defines ${others.join(', ')}: it was not written by coral connect`, {
-        hint: 'edit that file by hand', details: { path: own },
-      });
-    }
-    return { kind: 'remove', fileName, ...(inMain ? { restored: inMain } : {}) };
+/** Without the agent: decide on a fresh read of every drop-in, under the lock when the directory exists. */
+async function disconnectDirectly(opts: { dir: string; name: string; view: Parameters<typeof disconnectUnderLock>[0]['view'] }): Promise<{ verdict: Verdict; removed: boolean }> {
+  try {
+    await stat(opts.dir);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw storeError(error, 'read', opts.dir);
+    return { verdict: planDisconnect(await opts.view(), opts.name), removed: false };
   }
-  if (inMain) {
-    throw new CoralError('INVALID_CONFIG', `service "${name}" is defined in ${where(inMain)}, not by coral connect`, {
-      hint: `remove it from ${mainFile}, then: systemctl reload coral-agent`, details: { path: mainFile, line: inMain.source.line },
-    });
-  }
-  for (const file of snapshot.files) {
-    const found = file.services.find((s) => s.name === name);
-    if (found) {
-      throw new CoralError('INVALID_CONFIG', `service "${name}" is defined in ${where(found)}, a drop-in not named ${fileName}`, {
-        hint: `edit or remove ${file.file} by hand`, details: { path: file.file, line: found.source.line },
-      });
-    }
-  }
-  const guess = didYouMean(name, snapshot.services.map((s) => s.name));
-  return { kind: 'absent', ...(guess ? { guess } : {}) };
+  return lockServicesDir({ dir: opts.dir }, (lost) => disconnectUnderLock({ ...opts, lost }));
 }
 
 export async function disconnect(args: string[], io: Io): Promise<number> {
@@ -96,24 +72,11 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
   requireValidSettings(main);
   const dir = main.settings.servicesDir;
 
-  let dirExists = true;
-  try {
-    await stat(dir);
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw storeError(error, 'read', dir);
-    dirExists = false;
-  }
-  const decide = async (): Promise<{ verdict: Verdict; removed: boolean }> => {
-    const { snapshot } = await loadSnapshot({ configPath, env: io.env, flags, validators });
-    return { verdict: planDisconnect(snapshot, name), removed: false };
-  };
-  const { verdict, removed } = !dirExists
-    ? await decide()
-    : await lockServicesDir({ dir }, async (lost) => {
-      const decided = await decide();
-      if (decided.verdict.kind !== 'remove') return decided;
-      return { verdict: decided.verdict, removed: await removeDropIn({ dir, fileName: decided.verdict.fileName, signal: lost }) };
-    });
+  const socketPath = main.settings.control.socket;
+  const viaAgent = await askAgentToEdit({ socketPath, path: '/v1/disconnect', body: { servicesDir: dir, configPath: main.settings.configPath, name } });
+  const { verdict, removed } = viaAgent
+    ? { verdict: viaAgent.body.verdict as Verdict, removed: viaAgent.body.removed === true }
+    : await disconnectDirectly({ dir, name, view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot });
 
   if (verdict.kind === 'absent' || !removed) {
     const guess = verdict.kind === 'absent' && verdict.guess ? ` (did you mean "${verdict.guess}"?)` : '';
@@ -123,9 +86,9 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
   io.out(`Disconnected service ${name} (removed ${join(dir, verdict.fileName)})`);
   if (verdict.restored) io.out(`Its definition in ${where(verdict.restored)} applies again`);
   try {
-    const status = await fetchAgentStatus({ socketPath: main.settings.control.socket, timeoutMs: 2000 });
+    const status = viaAgent ?? await fetchAgentStatus({ socketPath, timeoutMs: 2000 });
     if (status.beyla.state !== 'disabled' && status.beyla.state !== 'unavailable') {
-      io.out(`eBPF metrics: Beyla restart scheduled in ${Math.round(main.settings.beyla.debounceMs / 100) / 10}s`);
+      io.out(`eBPF metrics: Beyla restart scheduled in ${Math.round((viaAgent?.debounceMs ?? main.settings.beyla.debounceMs) / 100) / 10}s`);
     }
   } catch (error) {
     if (!(error instanceof CoralError)) throw error;

@@ -1,10 +1,11 @@
 // `NAME:PORT[:HEALTH][:TYPE]` plus --ports/--exe/--health/--type -> the service mapping, and the drop-in text for it.
 import serviceSchema from '../../schemas/service.schema.json' with { type: 'json' };
 import { CoralError } from '../errors.js';
+import { DROP_IN_HEADER } from '../store/edit-services.js';
 
 export const SPEC_SYNTAX = 'NAME:PORT[:HEALTH][:TYPE], e.g. frontend:3000:http:/healthz:http';
 
-export const DROP_IN_HEADER = '# Written by coral connect; edit or remove with coral disconnect.';
+export { DROP_IN_HEADER };
 
 /** The service as it will be written (the drop-in's single-service form). */
 export interface ServiceSpec {

@@ -9,6 +9,8 @@ export interface ControlRequestOptions {
   path: string;
   /** Default: 130 s for POST (a reload may wait for Beyla), 10 s for GET. */
   timeoutMs?: number;
+  /** Sent as JSON (POST). */
+  body?: unknown;
 }
 
 export interface ControlResponse {
@@ -44,7 +46,9 @@ export function controlRequest(opts: ControlRequestOptions): Promise<ControlResp
       clearTimeout(timer);
       fn();
     };
-    const req = http.request({ socketPath, method, path, headers: { accept: 'application/json' }, agent: false }, (res) => {
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string> = { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }) };
+    const req = http.request({ socketPath, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', (error) => settle(() => reject(connectError(socketPath, error))));
@@ -70,6 +74,6 @@ export function controlRequest(opts: ControlRequestOptions): Promise<ControlResp
       req.destroy();
     }, timeoutMs);
     req.on('error', (error) => settle(() => reject(connectError(socketPath, error))));
-    req.end();
+    req.end(payload);
   });
 }

@@ -18,7 +18,13 @@ export interface ControlHandlers {
   status(): Promise<unknown> | unknown;
   /** Apply the current configuration and resolve once it is in effect (or rejected). */
   reload(): Promise<ReloadOutcome>;
+  /** POST /v1/connect and /v1/disconnect with a JSON body: write or remove a drop-in (see src/daemon/service-edits.ts). */
+  connect?(body: unknown): Promise<Reply>;
+  disconnect?(body: unknown): Promise<Reply>;
 }
+
+/** A JSON request body larger than this is refused (413): a drop-in is a few lines. */
+const MAX_BODY_BYTES = 256 * 1024;
 
 export interface ControlServerOptions {
   socketPath: string;
@@ -39,7 +45,7 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-type Reply = { status: number; body: unknown };
+export type Reply = { status: number; body: unknown };
 
 function errorBody(error: unknown): Record<string, unknown> {
   if (error instanceof CoralError) return { error: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}) };
@@ -56,6 +62,30 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | typ
 }
 const TIMED_OUT = Symbol('timed out');
 
+function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.resume();
+        reject(new RangeError(`request body over ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new Error('the request body is not JSON'));
+      }
+    });
+  });
+}
+
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const { socketPath, handlers } = opts;
   const group = opts.group ?? 'coral';
@@ -63,7 +93,18 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const reloadTimeoutMs = opts.reloadTimeoutMs ?? 120_000;
   const logger = opts.logger.child({ component: 'control' });
 
-  async function route(method: string, path: string): Promise<Reply> {
+  async function route(method: string, path: string, body: () => Promise<unknown>): Promise<Reply> {
+    const edit = path === '/v1/connect' ? handlers.connect : path === '/v1/disconnect' ? handlers.disconnect : undefined;
+    if (edit) {
+      if (method !== 'POST') return { status: 405, body: { error: 'use POST' } };
+      let parsed: unknown;
+      try {
+        parsed = await body();
+      } catch (error) {
+        return { status: error instanceof RangeError ? 413 : 400, body: { error: error instanceof Error ? error.message : String(error) } };
+      }
+      return edit(parsed);
+    }
     if (path === '/v1/health') {
       if (method !== 'GET') return { status: 405, body: { error: 'use GET' } };
       return { status: 200, body: { ok: true } };
@@ -85,9 +126,11 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   }
 
   const server = http.createServer((req, res) => {
-    req.resume();
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    let bodyRead: Promise<unknown> | undefined;
+    const body = (): Promise<unknown> => (bodyRead ??= readJsonBody(req));
+    if (path !== '/v1/connect' && path !== '/v1/disconnect') req.resume();
     const send = ({ status, body }: Reply): void => {
       let text: string;
       try {
@@ -97,10 +140,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         status = 500;
         text = `${JSON.stringify(errorBody(error))}\n`;
       }
-      if (status === 405) res.setHeader('allow', path === '/v1/reload' ? 'POST' : 'GET');
+      if (status === 405) res.setHeader('allow', ['/v1/reload', '/v1/connect', '/v1/disconnect'].includes(path) ? 'POST' : 'GET');
       res.writeHead(status, { 'content-type': 'application/json' }).end(text);
     };
-    route(method, path).then(send, (error: unknown) => {
+    route(method, path, body).then(send, (error: unknown) => {
       logger.error({ err: error, method, path }, 'control request failed');
       send({ status: 500, body: errorBody(error) });
     });

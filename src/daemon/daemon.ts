@@ -17,6 +17,8 @@ import { fetchText } from '../beyla/fetch-text.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DropInCache } from '../store/drop-in-cache.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
+import { LiveServicesView } from '../store/services-view.js';
+import { createServiceEdits } from './service-edits.js';
 import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
 import { describeDaemon } from './daemon-status.js';
@@ -66,6 +68,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   /** Reconciles re-read only drop-ins whose identity changed; a reload or every 15 min reads all. */
   const dropInCache = new DropInCache();
+  /** What `coral connect` checks against, kept current in O(changes) (src/store/services-view.ts). */
+  const servicesView = new LiveServicesView({ configPath: settings.configPath, env, flags, validators, cache: dropInCache });
   let watcher: ConfigWatcher | undefined;
   let watchedDir = settings.servicesDir;
   let metricsServer: MetricsServer | undefined;
@@ -117,6 +121,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 
   const onDirty = (reason: DirtyReason): void => {
+    servicesView.markDirty(reason.kind === 'resync' ? undefined : reason.path);
     reconcile.markDirty();
     reconciler.trigger(reason.kind === 'resync' ? 'resync' : `${reason.event ?? 'event'} ${reason.path ?? ''}`.trim());
   };
@@ -189,6 +194,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger: log,
       handlers: {
         status,
+        ...createServiceEdits({
+          view: servicesView, validators, settings: () => reconcile.settings, logger: log,
+          extra: () => ({ beyla: supervisor.status(), debounceMs: reconcile.settings.beyla.debounceMs }),
+        }),
         reload: async () => {
           const result = await reload();
           return { ok: result.ok, invalid: result.invalid, message: result.message, errors: result.errors, generation: result.generation, result: result.beyla.result };
