@@ -138,18 +138,19 @@ test('services without a running agent: the table from disk, health and instrume
 });
 
 test('connect --wait shows progress until the port is live in a ready Beyla', async (t) => {
-  // Calls 0: before the file is read; 1-2: picked up, Beyla swapping; then ready with the port applied.
+  // Calls 0-1: the change seen, in the debounce; 2-3: picked up, Beyla swapping to generation 4; then ready with the port applied.
   const agent = await fakeAgent(t, (call) => {
-    if (call <= 1) return readyStatus('8080', [{ name: 'api', ports: '8080' }]);
-    if (call <= 3) return { ...readyStatus('8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), desired: { ports: '3000,8080', services: [{ name: 'web', ports: '3000' }] }, pending: true, beyla: { state: 'swapping', generation: 3, instances: [{ generation: 3, role: 'active' }, { generation: 4, role: 'candidate' }] } };
+    if (call <= 1) return { ...readyStatus('8080', [{ name: 'api', ports: '8080' }]), pending: true, phase: { name: 'debounce', inMs: 4200 } };
+    if (call <= 3) return { ...readyStatus('8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), desired: { ports: '3000,8080', services: [{ name: 'web', ports: '3000' }] }, phase: { name: 'swap', generation: 4, from: 3 }, beyla: { state: 'swapping', generation: 3, instances: [{ generation: 3, role: 'active' }, { generation: 4, role: 'candidate' }] } };
     return { ...readyStatus('3000,8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), beyla: { state: 'ready', generation: 4, instances: [{ generation: 4, pid: 1001, role: 'active' }] } };
   });
   const r = await run(connect, ['web:3000', '--wait', '--timeout', '20s'], agent.config);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^Connected service web on port 3000$/m);
   assert.match(r.out, /^eBPF metrics: enabled \(Beyla restart scheduled in 5s\)$/m);
-  assert.match(r.err, /waiting for coral-agent to read .*web\.yaml \.\.\. \(\d+s\)/);
-  assert.match(r.err, /waiting for a new Beyla generation 7 to include port 3000 \(Beyla swapping, change pending\) \.\.\. \(\d+s\)/);
+  assert.match(r.err, /^coral-agent saw the change; debounce ends in 5s \.\.\. \(\d+s\)$/m);
+  assert.match(r.err, /^swap to Beyla generation 4 with port 3000: waiting for it to be ready \.\.\. \(\d+s\)$/m);
+  assert.doesNotMatch(r.err, /generation 7/, 'the agent document\'s own generation is not the one being started');
   assert.match(r.out, /^Instrumented: port 3000 live in Beyla generation 4 \(after \d+\.\ds\)$/m);
 });
 

@@ -8,9 +8,13 @@ export interface BeylaInstanceStatus { generation?: number; pid?: number; role?:
 export interface SwapStatus { generation?: number; result?: string; error?: string; at?: string; durationMs?: number }
 export interface HealthStatus { state?: string; kind?: string; target?: string; lastError?: string }
 
+/** What the agent is doing now (see src/daemon/daemon-phase.ts); absent from agents that predate it. */
+export interface PhaseStatus { name: string; inMs?: number; generation?: number; from?: number }
+
 export interface AgentStatus {
   state: string;
   generation?: number;
+  phase?: PhaseStatus;
   pid?: number;
   startedAt?: string;
   desired: { ports: string; services: { name: string; ports: string; source?: string }[] };
@@ -62,6 +66,7 @@ export function readAgentStatus(body: unknown): AgentStatus {
   const beyla = obj(b.beyla);
   const applied = b.applied === undefined || b.applied === null ? undefined : obj(b.applied);
   const swap = beyla.lastSwap === undefined || beyla.lastSwap === null ? undefined : obj(beyla.lastSwap);
+  const phase = typeof b.phase === 'object' && b.phase !== null ? obj(b.phase) : undefined;
   const health: Record<string, HealthStatus> = {};
   for (const [name, value] of Object.entries(obj(b.health))) {
     const h = obj(value);
@@ -70,6 +75,9 @@ export function readAgentStatus(body: unknown): AgentStatus {
   return defined({
     state: str(b.state) ?? 'unknown',
     generation: num(b.generation),
+    phase: phase && str(phase.name) !== undefined
+      ? defined({ name: str(phase.name)!, inMs: num(phase.inMs), generation: num(phase.generation), from: num(phase.from) })
+      : undefined,
     pid: num(b.pid),
     startedAt: str(b.startedAt),
     desired: {

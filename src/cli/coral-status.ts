@@ -6,6 +6,7 @@ import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
 import { loadCoralSettings } from './coral-settings.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
+import { phaseText } from './phase-text.js';
 
 export const STATUS_USAGE = `Usage: coral status [--config PATH] [--json]
 
@@ -31,6 +32,8 @@ export function formatStatus(s: AgentStatus): string[] {
   const lines: string[] = [];
   const gen = s.generation === undefined ? '' : `, generation ${s.generation}`;
   lines.push(`coral-agent: ${s.state}${gen}${s.pid === undefined ? '' : `, pid ${s.pid}`}${s.startedAt ? `, since ${s.startedAt}` : ''}`);
+  const now = phaseText(s.phase);
+  if (now !== undefined) lines.push(`  now: ${now}`);
   const wanted = s.desired.services.length;
   lines.push(`  desired: ${wanted} service${wanted === 1 ? '' : 's'}, ports ${s.desired.ports || '(none)'}${s.pending ? ' (change pending)' : ''}`);
   if (s.applied) {

@@ -6,6 +6,7 @@ import { CoralError } from '../errors.js';
 import { coversPorts, fetchAgentStatus, portsOf, type AgentStatus } from './coral-fetch-status.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
+import { waitPhaseText } from './phase-text.js';
 
 export interface WaitLiveOptions {
   socketPath: string;
@@ -28,10 +29,11 @@ export interface WaitLiveResult {
 
 function phaseOf(status: AgentStatus, opts: WaitLiveOptions, portsText: string): string {
   const wanted = status.desired.services.find((s) => s.name === opts.name);
-  if (!wanted || !coversPorts(portsOf(wanted.ports), opts.ports)) return `waiting for coral-agent to read ${opts.file}`;
-  const next = status.beyla.state === 'swapping' || status.beyla.instances.some((i) => i.role === 'candidate') ? 'a new Beyla' : 'Beyla';
-  const gen = status.generation === undefined ? '' : ` generation ${status.generation}`;
-  return `waiting for ${next}${gen} to include port${opts.ports.length === 1 && opts.ports[0]!.from === opts.ports[0]!.to ? '' : 's'} ${portsText} (Beyla ${status.beyla.state}${status.pending ? ', change pending' : ''})`;
+  return waitPhaseText(status, {
+    file: opts.file, portsText,
+    wanted: wanted !== undefined && coversPorts(portsOf(wanted.ports), opts.ports),
+    plural: !(opts.ports.length === 1 && opts.ports[0]!.from === opts.ports[0]!.to),
+  });
 }
 
 function isLive(status: AgentStatus, ports: readonly PortRange[]): boolean {

@@ -2,6 +2,8 @@
 import { formatRanges, mergeRanges } from '../config/ports.js';
 import type { AgentSettings, Snapshot } from '../config/types.js';
 import type { SupervisorStatus } from '../beyla/supervisor.js';
+import type { ReconcilerProgress } from '../reconcile/reconciler.js';
+import { describePhase } from './daemon-phase.js';
 import type { ReconcileResult } from './reconcile-run.js';
 
 export interface DaemonStatusInput {
@@ -12,6 +14,8 @@ export interface DaemonStatusInput {
   snapshot: Snapshot | undefined;
   lastResult: ReconcileResult | undefined;
   pending: boolean;
+  /** The reconciler's state; default: nothing running or pending. */
+  progress?: ReconcilerProgress;
   beyla: SupervisorStatus;
   health: unknown;
   statusLine: string;
@@ -26,7 +30,9 @@ export function describeDaemon(input: DaemonStatusInput): Record<string, unknown
     startedAt: input.startedAt.toISOString(),
     config: settings.configPath,
     servicesDir: settings.servicesDir,
-    generation: lastResult?.generation ?? 0,
+    // One generation everywhere: the active Beyla's (a crash restart or a swap changes it).
+    generation: beyla.generation,
+    phase: describePhase(input.progress ?? { running: false, pending: input.pending }, beyla, Date.now()),
     statusLine: input.statusLine,
     desired: {
       ports: formatRanges(desiredPorts),

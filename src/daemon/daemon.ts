@@ -77,7 +77,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let ready = false;
 
   const statusLine = (): string => formatStatusLine({
-    generation: reconcile.lastResult?.generation ?? 0,
+    generation: supervisor.status().generation,
     services: reconcile.snapshot?.services.length ?? 0,
     ports: countPorts(mergeRanges((reconcile.snapshot?.services ?? []).flatMap((s) => s.ports))),
     beyla: supervisor.status(),
@@ -169,6 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     snapshot: reconcile.snapshot,
     lastResult: reconcile.lastResult,
     pending: reconcile.dirtySince !== undefined,
+    progress: reconciler.progress(),
     beyla: supervisor.status(),
     health: health.status(),
     statusLine: statusLine(),

@@ -60,6 +60,16 @@ function checkTiming(debounceMs: number, maxWaitMs: number): void {
   }
 }
 
+/** What the reconciler is doing now, for the status document and `--wait` progress. */
+export interface ReconcilerProgress {
+  /** A run is in flight. */
+  running: boolean;
+  /** A change is waiting (for the debounce, or for the run in flight to finish). */
+  pending: boolean;
+  /** When the pending run starts (ms since the epoch), if it waits for the debounce or max_wait. */
+  dueAtMs?: number;
+}
+
 export class Reconciler<R> {
   private readonly deps: ReconcileDeps<R>;
   private readonly logger: Logger;
@@ -97,6 +107,14 @@ export class Reconciler<R> {
   /** Runs that threw. */
   get failures(): number {
     return this.failed;
+  }
+
+  progress(): ReconcilerProgress {
+    const pending = this.pending;
+    const running = this.inFlight !== undefined;
+    if (!pending) return { running, pending: false };
+    if (running || pending.immediate) return { running, pending: true };
+    return { running, pending: true, dueAtMs: this.dueAtMs(pending) };
   }
 
   /** Ask for a reconcile soon: bursts coalesce into one run. No-op once closed. */
@@ -170,8 +188,7 @@ export class Reconciler<R> {
     this.clearTimer();
     const pending = this.pending;
     if (this.closed || !pending || this.inFlight) return;
-    const dueAtMs = Math.min(pending.lastAtMs + this.debounceMs, pending.firstAtMs + this.maxWaitMs);
-    const delayMs = dueAtMs - this.now();
+    const delayMs = this.dueAtMs(pending) - this.now();
     if (pending.immediate || delayMs <= 0) {
       this.start();
       return;
@@ -180,6 +197,10 @@ export class Reconciler<R> {
       this.timer = undefined;
       this.schedule();
     }, delayMs);
+  }
+
+  private dueAtMs(pending: Pending<R>): number {
+    return Math.min(pending.lastAtMs + this.debounceMs, pending.firstAtMs + this.maxWaitMs);
   }
 
   private clearTimer(): void {

@@ -1,0 +1,55 @@
+// One generation everywhere (status, applied, Beyla, coral status) across a swap and a crash restart, and --wait progress that names the real phase.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { coralAgentPath, createDaemonHarness, dropIn, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
+
+const coralPath = (): string => coralAgentPath().replace(/coral-agent\.js$/, 'coral.js');
+
+async function coral(h: DaemonHarness, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [coralPath(), ...args, '--config', h.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  return { code, stdout, stderr };
+}
+
+test('--wait names the debounce and the generation being started; status has one generation, also after a crash restart', async (t) => {
+  // slow-start: each double answers only after 1 s, so the swap phase lasts long enough to be polled.
+  const h = await createDaemonHarness(t, { debounce: '3s', maxWait: '10s', env: { FAKE_BEYLA_FAULT: 'slow-start=1' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  await h.start();
+  await h.waitForLivePorts('3000');
+  assert.equal((await h.status()).generation, 1);
+
+  const connect = await coral(h, ['connect', 'api:8080:none', '--wait', '--timeout', '60s']);
+  assert.equal(connect.code, 0, connect.stderr);
+  const progress = connect.stderr.split('\n').filter(Boolean);
+  assert.ok(progress.some((l) => /^coral-agent saw the change; debounce ends in [1-3]s \.\.\. \(\d+s\)$/.test(l)), `no debounce progress in:\n${connect.stderr}`);
+  assert.ok(progress.some((l) => /^swap to Beyla generation 2 with port 8080: waiting for it to be ready \.\.\. \(\d+s\)$/.test(l)), `no swap progress in:\n${connect.stderr}`);
+  assert.ok(!progress.some((l) => /generation 0|waiting for coral-agent to read/.test(l)), connect.stderr);
+  assert.match(connect.stdout, /^Instrumented: port 8080 live in Beyla generation 2 /m);
+
+  const swapped = await h.status();
+  assert.deepEqual([swapped.generation, swapped.applied.generation, swapped.beyla.generation], [2, 2, 2]);
+  assert.deepEqual(swapped.phase, { name: 'idle' });
+
+  // A crash restart starts generation 3 with the same configuration: every generation follows.
+  const [active] = await h.liveInstances();
+  process.kill(active!.pid, 'SIGKILL');
+  const restarted = await waitUntil('the restarted Beyla', async () => {
+    const s = await h.status();
+    return s.beyla.generation === 3 && s.beyla.state === 'ready' ? s : false;
+  }, 30_000);
+  assert.deepEqual([restarted.generation, restarted.applied.generation, restarted.beyla.generation], [3, 3, 3]);
+  const shown = await coral(h, ['status']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^coral-agent: ready, generation 3, /m);
+  assert.match(shown.stdout, /^ {2}applied: ports 3000,8080, generation 3/m);
+  assert.match(shown.stdout, /^ {2}now: idle$/m);
+  await h.stop();
+});
