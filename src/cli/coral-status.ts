@@ -7,8 +7,9 @@ import { loadCoralSettings } from './coral-settings.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
 import { phaseText } from './phase-text.js';
+import { watchStatus } from './coral-status-watch.js';
 
-export const STATUS_USAGE = `Usage: coral status [--config PATH] [--json]
+export const STATUS_USAGE = `Usage: coral status [--config PATH] [--json] [--watch [--interval SECONDS]]
 
 Ask the running coral-agent for its state: the agent and Beyla, the configuration generation,
 the ports wanted and the ports applied, the last Beyla swap and its result, files rejected
@@ -17,6 +18,11 @@ with their errors, and the health of each service.
 Options:
   -c, --config PATH   main file (its agent.control.socket is used)
       --json          print the agent's answer as JSON
+  -w, --watch         keep asking: on a terminal the status is redrawn in place (q or Ctrl-C
+                      ends it); on a pipe each changed status is printed after a "--- time"
+                      line (with --json: one JSON object a line); an agent that does not
+                      answer is shown, not fatal
+  -n, --interval S    seconds between two looks with --watch (default 1, at least 0.1)
   -h, --help          show this help
 
 ${SETTING_FLAGS_HELP}
@@ -78,13 +84,34 @@ export function formatStatus(s: AgentStatus): string[] {
 }
 
 export async function status(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' } }, STATUS_USAGE, { maxPositionals: 0 });
+  const { values } = parse(args, {
+    ...CONFIG_OPTIONS, ...SETTING_FLAGS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' }, interval: { type: 'string', short: 'n' },
+  }, STATUS_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(STATUS_USAGE);
     return EXIT.OK;
   }
+  const intervalS = values.interval === undefined ? 1 : Number(values.interval);
+  if (!Number.isFinite(intervalS) || intervalS < 0.1) throw new CoralError('USAGE', `--interval needs a number of seconds, at least 0.1, got ${JSON.stringify(values.interval)}`, { hint: STATUS_USAGE });
+  if (values.interval !== undefined && !values.watch) throw new CoralError('USAGE', '--interval goes with --watch', { hint: STATUS_USAGE });
   const flags = settingFlags(values);
   const main = await loadCoralSettings({ configPath: values.config as string | undefined, env: io.env, flags, validators: (await loadValidators()) });
+  if (values.watch) {
+    const json = values.json === true;
+    return watchStatus({
+      intervalMs: intervalS * 1000,
+      title: `coral status${json ? ' --json' : ''}`,
+      plainHeader: !json,
+      output: process.stdout,
+      input: process.stdin,
+      describeError: (error) => (error instanceof CoralError ? `coral status: ${error.format()}` : String(error)),
+      render: async () => {
+        const agent = await fetchAgentStatus({ socketPath: main.settings.control.socket });
+        if (!json) return formatStatus(agent);
+        return process.stdout.isTTY ? JSON.stringify(agent.raw, null, 2).split('\n') : [JSON.stringify(agent.raw)];
+      },
+    });
+  }
   let agent: AgentStatus;
   try {
     agent = await fetchAgentStatus({ socketPath: main.settings.control.socket });
