@@ -1,9 +1,8 @@
-// One running Beyla process: spawn with execa, parsed log lines into a child logger, fatal-line and exit tracking, stop.
+// One running Beyla process: spawned in its own process group with SIGHUP ignored, parsed log lines into a child logger, fatal-line and exit tracking, stop.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
 import { parseBeylaLog, type BeylaLogRecord } from './parse-beyla-log.js';
@@ -16,7 +15,18 @@ export const FATAL_PATTERNS: readonly RegExp[] = [
 ];
 
 const KEPT_LINES = 5;
+/** After the process has exited, how long its last output lines may take to be read. */
 const OUTPUT_DRAIN_MS = 1000;
+/**
+ * Beyla is exec'd by /bin/sh after `trap '' HUP`: a Go program started with SIGHUP ignored keeps
+ * it ignored, so a HUP sent to the whole cgroup (`systemctl kill -s HUP`) cannot kill it (Node
+ * cannot spawn with a signal ignored: its child resets every disposition before exec). `$0` names
+ * the shell in its own error line, so a failed exec can be told from Beyla's output.
+ */
+const EXEC_NAME = 'coral-agent-exec-beyla';
+const EXEC_SCRIPT = 'trap "" HUP; exec "$@"';
+/** The shell's exit codes for a command it could not exec (not executable; not found). */
+const EXEC_FAILED_CODES = new Set([126, 127]);
 
 export interface BeylaExit {
   code: number | null;
@@ -58,9 +68,11 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   private readonly errorLines: string[] = [];
   private readonly lastLines: string[] = [];
   private readonly log: Logger;
-  private readonly subprocess: ReturnType<typeof execa>;
+  private readonly child: ChildProcess;
   private stopRequested = false;
   private killTimer: NodeJS.Timeout | undefined;
+  /** The shell's line when it could not exec Beyla. */
+  private execError: string | undefined;
 
   constructor(opts: BeylaInstanceOptions) {
     super();
@@ -69,33 +81,38 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.configFile = opts.configFile;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
-    this.subprocess = execa(opts.binary, ['-config', opts.configFile], {
+    // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.
+    this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
       env: opts.env,
-      extendEnv: false,
-      reject: false,
-      cleanup: true,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      forceKillAfterDelay: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
-    this.pid = this.subprocess.pid;
+    this.pid = this.child.pid;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: this.pid });
-    const outputDone = Promise.all([this.follow(this.subprocess.stdout, 'stdout'), this.follow(this.subprocess.stderr, 'stderr')]);
-    // Resolves after the last output line has been read (so a failure report can quote it), or
-    // shortly after the exit if a leftover grandchild keeps the pipes open.
-    const settled = this.subprocess.then((result) => Promise.race([
-      outputDone.then(() => result),
-      delay(OUTPUT_DRAIN_MS, result, { ref: false }),
-    ]));
-    this.exited = settled.then((result) => {
+    const streams = [this.child.stdout, this.child.stderr];
+    const outputDone = Promise.all([this.follow(this.child.stdout, 'stdout'), this.follow(this.child.stderr, 'stderr')]);
+    // The exit is the process's, not its pipes': a child holding them open must not hide it.
+    const processExit = new Promise<{ code: number | null; signal: string | null; spawnError?: string }>((resolveExit) => {
+      this.child.once('exit', (code, signal) => resolveExit({ code, signal }));
+      this.child.once('error', (error) => {
+        if (this.pid === undefined) resolveExit({ code: null, signal: null, spawnError: error.message });
+        else this.log.error({ err: error }, 'Beyla process error');
+      });
+    });
+    this.exited = processExit.then(async (result) => {
       clearTimeout(this.killTimer);
-      const spawnFailed = this.pid === undefined;
+      // Nothing an instance started outlives it: the rest of its process group goes too.
+      this.signalGroup('SIGKILL');
+      let drainTimer: NodeJS.Timeout | undefined;
+      await Promise.race([outputDone, new Promise((resolveDrain) => { drainTimer = setTimeout(resolveDrain, OUTPUT_DRAIN_MS); })]);
+      clearTimeout(drainTimer);
+      for (const stream of streams) stream?.destroy(); // a process outside the group may still hold them
+      const execFailed = result.code !== null && EXEC_FAILED_CODES.has(result.code) && this.execError !== undefined;
+      const spawnError = result.spawnError ?? (execFailed ? this.execError : undefined);
       this.exit = {
-        code: typeof result.exitCode === 'number' ? result.exitCode : null,
-        signal: result.signal ?? null,
-        ...(spawnFailed ? { spawnError: result.originalMessage || result.shortMessage } : {}),
+        code: result.code,
+        signal: result.signal,
+        ...(spawnError === undefined ? {} : { spawnError }),
         requested: this.stopRequested,
         at: Date.now(),
       };
@@ -117,6 +134,9 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
 
   private onLine(line: string, stream: 'stdout' | 'stderr'): void {
     if (line.trim() === '') return;
+    if (stream === 'stderr' && this.execError === undefined && line.startsWith(`${EXEC_NAME}: `)) {
+      this.execError = line.slice(EXEC_NAME.length + 2).replace(/^\d+: exec: /, '');
+    }
     const record: BeylaLogRecord = parseBeylaLog(line);
     const text = record.structured ? `${record.msg}${record.fields.error ? `: ${record.fields.error}` : ''}` : record.msg;
     this.log[record.level]({ ...record.fields, stream, ...(record.structured ? {} : { raw: true }) }, record.msg);
@@ -156,34 +176,41 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     return `exited with code ${exit.code}`;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. Never SIGHUP. */
+  /**
+   * SIGTERM to Beyla's process group, then SIGKILL to it after `graceMs`; resolves when Beyla has
+   * exited (the rest of its group is SIGKILLed then). Never SIGHUP.
+   */
   stop(graceMs: number): Promise<BeylaExit> {
     if (this.exit) return this.exited;
     this.stopRequested = true;
-    this.signal('SIGTERM');
+    this.signalGroup('SIGTERM');
     if (this.killTimer === undefined) {
       this.killTimer = setTimeout(() => {
         this.log.warn({ grace_ms: graceMs }, 'Beyla did not exit after SIGTERM: sending SIGKILL');
-        this.signal('SIGKILL');
+        this.signalGroup('SIGKILL');
       }, graceMs);
     }
     return this.exited;
   }
 
-  /** SIGKILL now; resolves when the process has exited. */
+  /** SIGKILL to the process group now; resolves when Beyla has exited. */
   kill(): Promise<BeylaExit> {
     if (this.exit) return this.exited;
     this.stopRequested = true;
-    this.signal('SIGKILL');
+    this.signalGroup('SIGKILL');
     return this.exited;
   }
 
-  private signal(signal: 'SIGTERM' | 'SIGKILL'): void {
-    if (this.exit) return;
+  /**
+   * Signals the whole group (its id is Beyla's pid). Safe after Beyla has been reaped: the kernel
+   * does not reuse a pid while a process group of that id still has members.
+   */
+  private signalGroup(signal: 'SIGTERM' | 'SIGKILL'): void {
+    if (this.pid === undefined) return;
     try {
-      this.subprocess.kill(signal);
+      process.kill(-this.pid, signal);
     } catch (error) {
-      this.log.error({ err: error, signal }, 'could not signal Beyla');
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.log.error({ err: error, signal }, 'could not signal Beyla');
     }
   }
 }

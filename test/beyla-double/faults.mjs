@@ -31,6 +31,10 @@ export const parseFaults = (text) => {
       case 'fatal-log': faults.fatalLogAfterSeconds = seconds(name, value); break;
       case 'slow-start': faults.slowStartSeconds = seconds(name, value); break;
       case 'exit-at-start': faults.exitAtStart = exitCode(name, value); break;
+      case 'fork-child':
+        if (value !== 'pipes' && value !== 'devnull') throw new Error(`fault fork-child needs pipes or devnull, got ${JSON.stringify(value)}`);
+        faults.forkChild = value;
+        break;
       default: throw new Error(`unknown fault ${JSON.stringify(item)}`);
     }
   }

@@ -82,7 +82,9 @@ cat > "$SHARE/beyla" <<'EOF'
 # Beyla test double for the e2e container: records each live instance in FAKE_BEYLA_STATE_DIR.
 export FAKE_BEYLA_STATE_DIR=/var/lib/coral-e2e/beyla-state
 export NODE_PATH=/usr/lib/coral-agent/node_modules
-exec /usr/bin/node /usr/local/lib/coral-e2e/beyla-double/beyla "$@"
+export PATH="/usr/bin:${PATH:-/bin}"
+# Run as a program (not through node) so the double sees that SIGHUP was ignored at exec.
+exec /usr/local/lib/coral-e2e/beyla-double/beyla "$@"
 EOF
 # Lists the live double instances: "<pid> <normalized open ports>" per line.
 cat > "$SHARE/live-doubles.mjs" <<'EOF'
@@ -316,6 +318,19 @@ echo "bob: exit $refused_rc: $refused"
 echo "$refused" | grep -Eiq 'coral' && echo "$refused" | grep -Eiq 'permission|denied|not allowed|group' ||
   fail "bob's refusal does not say clearly why (want a mention of group coral / permission)"
 ok "bob (not in group coral) is refused with: $(echo "$refused" | head -n1)"
+
+# ------------------------------------------------------------------ systemctl kill -s HUP (whole cgroup)
+step "systemctl kill -s HUP signals the whole cgroup: Beyla (started with SIGHUP ignored) survives"
+main_pid=$(unit_prop MainPID)
+read -r pid_double _ < <(double_with 3000 4000 7000)
+C systemctl kill -s HUP "$UNIT"
+# The agent reloads on SIGHUP; give it the time a reload takes, then Beyla must be the same process.
+wait_for 30 "the unit active again after the HUP" active_running
+C coral-agent reload >/dev/null 2>&1 || true
+pid_alive "$pid_double" || fail "Beyla ($pid_double) died of the cgroup-wide SIGHUP"
+[ "$(unit_prop MainPID)" = "$main_pid" ] || fail "the agent restarted on SIGHUP"
+only_double_with 3000 4000 7000 || fail "Beyla changed after the SIGHUP"
+ok "after systemctl kill -s HUP the agent (pid $main_pid) and Beyla (pid $pid_double) are both still running"
 
 # ------------------------------------------------------------------ reload with a broken coral.yaml
 step "systemctl reload with a broken coral.yaml fails and keeps the old config"
