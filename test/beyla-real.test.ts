@@ -1,18 +1,17 @@
-// Against a real `beyla` binary (BEYLA_BIN or on PATH): the rendered config is accepted, /healthz answers, SIGTERM is clean.
+// Against a real `beyla` binary (BEYLA_BIN or on PATH), through the running agent: what is true on this kernel, with or without kprobes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import client from 'prom-client';
+import { fileURLToPath } from 'node:url';
 import { CoralError } from '../src/errors.js';
-import { createLogger } from '../src/log.js';
-import type { BeylaSettings } from '../src/config/types.js';
-import { BeylaSupervisor } from '../src/beyla/supervisor.js';
 import { findBeylaBinary } from '../src/beyla/find-beyla-binary.js';
-import { fetchText } from '../src/beyla/fetch-text.js';
+import { hostChecks } from '../src/doctor/host-checks.js';
+import { readHostFacts } from '../src/doctor/host-facts.js';
+import { createDaemonHarness, isAlive, waitUntil } from './support/daemon-harness.js';
+
+const CORAL = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 
 async function realBeyla(): Promise<string | undefined> {
   try {
@@ -23,7 +22,13 @@ async function realBeyla(): Promise<string | undefined> {
   }
 }
 
-test('a real Beyla accepts the rendered config, answers /healthz and exits cleanly on SIGTERM', { timeout: 120_000 }, async (t) => {
+function coralStatus(configPath: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CORAL, 'status', '--config', configPath], { env: { PATH: process.env.PATH ?? '' } }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`));
+  });
+}
+
+test('a real Beyla under the agent: config accepted; instruments where the kernel can, else degraded with Beyla\'s reason; nothing left after stop', { timeout: 240_000 }, async (t) => {
   const binary = await realBeyla();
   if (!binary) {
     t.skip('no beyla binary: set BEYLA_BIN or put beyla on PATH');
@@ -33,60 +38,50 @@ test('a real Beyla accepts the rendered config, answers /healthz and exits clean
     t.skip(`beyla found at ${binary}, but it needs root or CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN...: run this test as root`);
     return;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'coral-real-beyla-'));
-  const service = createServer(() => {});
-  await new Promise<void>((resolveListen) => service.listen(0, '127.0.0.1', resolveListen));
-  const address = service.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  const settings: BeylaSettings = {
-    enabled: true,
-    binary,
-    debounceMs: 0,
-    maxWaitMs: 0,
-    // Beyla may spend up to ~30 s asking cloud metadata services before its endpoints come up.
-    readiness: { timeoutMs: 60_000, minUptimeMs: 1000, requireInstrumented: false },
-    shutdownTimeoutMs: 10_000,
-    whenEmpty: 'stop',
-    config: {},
-    env: {},
-  };
-  const sup = new BeylaSupervisor({
-    settings,
-    runtimeDir: dir,
-    logger: createLogger({ level: 'debug', destination: sink, env: {} }),
-    registry: new client.Registry(),
-    excludePorts: [],
-  });
-  t.after(async () => {
-    await sup.stop();
-    service.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const desired = {
-    services: [],
-    ports: [{ from: port, to: port }],
-    selectors: [{ services: ['probe'], openPorts: [{ from: port, to: port }] }],
-  };
-  const outcome = await sup.apply(desired);
-  assert.equal(outcome.result, 'started', `Beyla rejected the rendered config: ${outcome.error}`);
-  const active = sup.status().instances[0];
-  assert.ok(active?.pid);
-  t.diagnostic(`beyla ${binary} pid ${active.pid}, config:\n${await readFile(active.configFile, 'utf8')}`);
-  const health = JSON.parse(await fetchText(`http://127.0.0.1:${active.ports.health}/healthz`, { timeoutMs: 2000 })) as Record<string, unknown>;
-  assert.equal(health.schema_version, 1);
-  assert.notEqual(await sup.scrapeActive(), null, 'its Prometheus export answers through the supervisor');
+  const kprobes = hostChecks(await readHostFacts('/')).find((c) => c.id === 'kprobes');
+  const canInstrument = kprobes?.status === 'ok';
+  t.diagnostic(`kernel: ${kprobes?.status} ${kprobes?.message}`);
 
-  await sup.stop();
-  const stopped = logs.find((l) => l.msg === 'Beyla instance stopped' && l.instance_pid === undefined && l.pid === active.pid);
-  assert.ok(stopped, 'the instance was stopped');
-  assert.equal(stopped.signal, null, 'it exited by itself after SIGTERM, not by SIGKILL');
-  assert.equal(stopped.exit_code, 0);
-  assert.throws(() => process.kill(active.pid ?? 0, 0), /ESRCH/);
+  const service = createServer(() => {});
+  await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => service.close(() => resolve())));
+  const port = (service.address() as { port: number }).port;
+
+  const h = await createDaemonHarness(t, { dropIns: { 'probe.yaml': `name: probe\nport: ${port}\nhealth: none\n` } });
+  const yaml = (await readFile(h.configPath, 'utf8'))
+    .replace(/^ {4}binary: .*$/m, `    binary: ${binary}`)
+    // Beyla may spend up to ~30 s asking cloud metadata services before its endpoints come up.
+    .replace(/^ {6}timeout: 10s$/m, `      timeout: 90s\n      require_instrumented: ${canInstrument}`)
+    .replace(/^ {4}shutdown_timeout: 2s$/m, '    shutdown_timeout: 10s\n    env: { AWS_EC2_METADATA_DISABLED: "true", GCE_METADATA_HOST: "127.0.0.1:1" }');
+  await writeFile(h.configPath, yaml);
+  await h.start(120_000);
+
+  const beylaPids = (): number[] => [...new Set(h.logs.map((r) => Number(r.instance_pid)).filter((pid) => pid > 0))];
+  const wrong = () => h.logs.filter((r) => r.component === 'beyla' && /wrong (Beyla )?configuration/.test(r.msg));
+  if (canInstrument) {
+    const status = await waitUntil('Beyla ready', async () => {
+      const s = await h.status();
+      return s.beyla?.state === 'ready' ? s : undefined;
+    }, 120_000);
+    assert.ok(h.logs.some((r) => r.msg === 'instrumenting process' && Number(r.beyla_pid ?? r.pid) === process.pid), 'Beyla instrumented the listener');
+    t.diagnostic(`ready: generation ${status.beyla.generation}`);
+  } else {
+    // No kprobes: Beyla accepts the config, then cannot watch processes. The agent stays up, degraded, with Beyla's words.
+    const status = await waitUntil('Beyla\'s own reason in the status', async () => {
+      const s = await h.status();
+      const reason = `${s.beyla?.reason ?? ''} ${s.beyla?.lastSwap?.error ?? ''}`;
+      return /Unable to load eBPF watcher/.test(reason) ? s : undefined;
+    }, 150_000);
+    assert.notEqual(status.beyla.state, 'ready');
+    assert.ok(h.running, 'the agent did not crash');
+    const text = await coralStatus(h.configPath);
+    assert.match(text, /Unable to load eBPF watcher/);
+    assert.match(text, /run coral-agent doctor/);
+  }
+  assert.deepEqual(wrong().map((r) => r.msg), [], 'Beyla accepted the rendered config');
+
+  const seen = beylaPids();
+  assert.ok(seen.length > 0, 'a Beyla process was started');
+  await h.stop(60_000);
+  for (const pid of seen) assert.equal(isAlive(pid), false, `Beyla pid ${pid} outlived the agent`);
 });

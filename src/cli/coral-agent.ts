@@ -16,11 +16,12 @@ Commands:
   reload          ask the running daemon to re-read its configuration and wait for the result
   check           validate coral.yaml and services.d, print problems as file:line:col
   config show     print the effective configuration (--sources: where each value comes from)
+  doctor          check whether Beyla can work on this host (kernel, kprobes, capabilities...)
   version         print the version
 
 Every command takes --config PATH (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
 and --help. Exit codes follow sysexits: 0 ok, 64 usage, 65 invalid config, 66 no config,
-69 agent or Beyla unavailable, 73 cannot create, 75 temporary failure.`;
+69 agent or Beyla unavailable, 73 cannot create, 75 temporary failure, 78 configuration error (doctor).`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -52,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
     if (sub === undefined) throw new CoralError('USAGE', 'which config command? there is one: show', { hint: 'see: coral-agent config --help' });
     throw new CoralError('USAGE', `unknown config command "${sub}"`, { hint: 'see: coral-agent config --help' });
   },
+  doctor: async (args, io) => (await import('./doctor.js')).doctor(args, io),
   run: async (args, io) => (await import('../daemon/run-command.js')).runDaemonCommand(args, io),
   reload: async (args, io) => (await import('./reload.js')).reload(args, io),
   version: async (args, io) => {

@@ -1,4 +1,5 @@
 // `coral status`: the agent's and Beyla's state, generations, the last swap and its result, rejected files with their errors.
+import { DOCTOR_HINT, isHostReason } from '../beyla/host-reason.js';
 import { loadValidators } from '../config/schema-validate.js';
 import { CoralError, EXIT } from '../errors.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
@@ -49,6 +50,7 @@ export function formatStatus(s: AgentStatus): string[] {
   }
   const b = s.beyla;
   lines.push(`Beyla: ${b.state}${b.generation === undefined ? '' : `, generation ${b.generation}`}${b.reason ? ` (${b.reason})` : ''}`);
+  if (b.state !== 'ready' && (isHostReason(b.reason) || isHostReason(b.lastSwap?.error))) lines.push(`  hint: ${DOCTOR_HINT}`);
   for (const i of b.instances) {
     lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}`);
   }
