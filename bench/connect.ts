@@ -1,12 +1,15 @@
 // Benchmark: wall time of one `coral connect` process (a real write, and an idempotent re-run) against `node -e 0`, interleaved in the same run.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
+/** The bundle the package ships when it was built (npm run build with esbuild), else the tsc output. */
+const BUNDLED = fileURLToPath(new URL('../bundle/cli/coral.js', import.meta.url));
+const CLI = existsSync(BUNDLED) ? BUNDLED : fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 
 export interface ConnectBenchOptions {
   rounds?: number;

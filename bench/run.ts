@@ -45,6 +45,16 @@ const BENCHES: Bench[] = [
     gates: [{ figure: 'ratio', meaning: 'coral connect wall time / node -e 0', max: 10, aim: 3 }],
   },
   {
+    name: 'connect-agent',
+    load: () => import('./connect-agent.js') as never,
+    options: { rounds: 5 },
+    gates: [
+      // Goals: <= 2x node -e 0, and the N=10,000 time <= 1.2x the N=10 time. Bounds at today's values (see docs/reliability.md).
+      { figure: 'connect_over_node_n10', meaning: 'coral connect wall time with the agent running (10 drop-ins) / node -e 0', max: 7, aim: 2 },
+      { figure: 'n10000_over_n10', meaning: 'coral connect with 10,000 drop-ins / with 10 (each over node -e 0 beside it)', max: 3, aim: 1.2 },
+    ],
+  },
+  {
     name: 'daemon',
     load: () => import('./daemon.js') as never,
     options: {},

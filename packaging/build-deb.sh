@@ -48,8 +48,8 @@ if [ "$build" = 1 ]; then
   say "compiling TypeScript (npm run build)"
   (cd "$REPO" && npm run --silent build) || die "npm run build failed"
 fi
-for entry in src/cli/coral-agent.js src/cli/coral.js; do
-  [ -f "$dist/$entry" ] || die "$dist/$entry is missing: build the project first (npm run build)"
+for entry in src/cli/coral-agent.js src/cli/coral.js bundle/cli/coral-agent.js bundle/cli/coral.js; do
+  [ -f "$dist/$entry" ] || die "$dist/$entry is missing: build the project first (npm install for esbuild, then npm run build)"
 done
 
 mkdir -p "$out"
@@ -110,7 +110,7 @@ for cmd in coral coral-agent; do
 # $cmd: runs coral-agent's $cmd entry point on the system Node.js (the native sd-notify module is built for it).
 NODE=/usr/bin/node
 [ -x "\$NODE" ] || NODE=node
-exec "\$NODE" $APPDIR/dist/src/cli/$cmd.js "\$@"
+exec "\$NODE" $APPDIR/dist/bundle/cli/$cmd.js "\$@"
 EOF
   chmod 0755 "$root/usr/bin/$cmd"
 done

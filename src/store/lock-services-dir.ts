@@ -2,7 +2,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import lockfile from 'proper-lockfile';
 import { CoralError, isErrno } from '../errors.js';
 
 /** Hidden, so the watcher and the loader ignore it (see ignored-names.ts). */
@@ -69,6 +68,8 @@ export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost
       throw storeError(error, 'create the services directory', dir);
     }
   }
+  // Loaded here, not at the top: it patches fs (graceful-fs) and pulls in assert, which a command that never locks should not pay for.
+  const { default: lockfile } = await import('proper-lockfile');
   const lost = new AbortController();
   let deadline = Date.now() + waitMs;
   let holder = '';
