@@ -65,6 +65,7 @@ mkdir -p "$root$APPDIR/dist"
 # Everything compiled except the tests, benchmarks and source maps (the .ts sources are not shipped).
 tar -C "$dist" --exclude=./test --exclude=./bench --exclude='*.map' -cf - . | tar -C "$root$APPDIR/dist" -xf -
 cp -r "$REPO/schemas" "$root$APPDIR/schemas"
+rm -f "$root$APPDIR/schemas/build-validators.mjs"   # a build step (npm run build), not needed at run time
 cp "$REPO/package.json" "$root$APPDIR/package.json"
 
 # --------------------------------------------------------------- production node_modules
