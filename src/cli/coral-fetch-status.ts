@@ -17,11 +17,12 @@ export interface AgentStatus {
   phase?: PhaseStatus;
   pid?: number;
   startedAt?: string;
-  desired: { ports: string; services: { name: string; ports: string; source?: string }[] };
+  desired: { ports: string; services: { name: string; ports: string; source?: string; health?: string }[] };
   applied?: { ports: string; generation?: number; at?: string };
   pending: boolean;
   beyla: { state: string; reason?: string; generation?: number; instances: BeylaInstanceStatus[]; lastSwap?: SwapStatus };
-  rejected: { file: string; errors: Diagnostic[] }[];
+  /** status 'stale': invalid now, its last good services (by name) still in effect; since: when it turned invalid. */
+  rejected: { file: string; status?: string; since?: string; services: string[]; errors: Diagnostic[] }[];
   health: Record<string, HealthStatus>;
   /** The body as sent, for --json. */
   raw: unknown;
@@ -82,7 +83,7 @@ export function readAgentStatus(body: unknown): AgentStatus {
     startedAt: str(b.startedAt),
     desired: {
       ports: portsText(desired.ports),
-      services: list(desired.services).map((s) => defined({ name: str(obj(s).name) ?? '', ports: portsText(obj(s).ports), source: str(obj(s).source) })),
+      services: list(desired.services).map((s) => defined({ name: str(obj(s).name) ?? '', ports: portsText(obj(s).ports), source: str(obj(s).source), health: str(obj(s).health) })),
     },
     applied: applied && defined({ ports: portsText(applied.ports), generation: num(applied.generation), at: str(applied.at) }),
     pending: b.pending === true,
@@ -95,7 +96,11 @@ export function readAgentStatus(body: unknown): AgentStatus {
     }),
     rejected: list(b.rejected).map((r) => {
       const file = str(obj(r).file) ?? '(unknown file)';
-      return { file, errors: list(obj(r).errors).map((e) => diagnostic(e, file)) };
+      return defined({
+        file, status: str(obj(r).status), since: str(obj(r).since),
+        services: list(obj(r).services).map(str).filter((n): n is string => n !== undefined),
+        errors: list(obj(r).errors).map((e) => diagnostic(e, file)),
+      });
     }),
     health,
     raw: body,

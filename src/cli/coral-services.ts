@@ -1,6 +1,6 @@
 // `coral services` (`coral ls`): every effective service with ports, source, health and whether Beyla instruments it.
 import { formatRanges } from '../config/ports.js';
-import type { Service } from '../config/types.js';
+import type { PortRange, Service } from '../config/types.js';
 import { CoralError, EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
@@ -14,6 +14,9 @@ export const SERVICES_USAGE = `Usage: coral services [--config PATH] [--json]
 List the services from coral.yaml and services.d as coral-agent would merge them: name, ports,
 the file and line that define them, their health (as the running agent reports it), and
 whether the running Beyla instruments their ports. Files that are rejected are listed on stderr.
+A service whose file turned invalid is still listed, marked stale, with the file's error and
+since when: the agent keeps running on the file's last good version. A port that is wanted but
+not live yet says why (pending (beyla unavailable: ...), pending (swap failing: ...)).
 
 Options:
   -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
@@ -32,35 +35,72 @@ export interface ServiceRow {
   type?: string;
   source: string;
   health: { check: string; path?: string; state: string };
-  /** 'yes' | 'pending' | 'no' | 'disabled' | 'unknown' (agent not running). */
+  /** 'yes' | 'pending' | 'pending (why)' | 'no' | 'disabled' | 'unknown' (agent not running). */
   instrumented: string;
+  /** Its file is invalid now: the agent runs on the file's last good version (this row), since `since`. */
+  stale?: { file: string; since?: string; error?: string };
 }
 
-function instrumentedOf(service: Service, status: AgentStatus | undefined): string {
+/** Why a wanted port is not live yet, when the agent says so: Beyla missing or failing, or swaps failing. */
+function pendingWhy(status: AgentStatus): string {
+  const b = status.beyla;
+  const reason = b.reason?.split('\n', 1)[0];
+  if (b.state === 'unavailable') return ` (beyla unavailable${reason ? `: ${reason}` : ''})`;
+  if (b.lastSwap?.result === 'failed') return ` (swap failing: ${b.lastSwap.error ?? 'no reason given'})`;
+  if (b.state === 'degraded') return ` (beyla degraded${reason ? `: ${reason}` : ''})`;
+  return '';
+}
+
+function instrumentedOf(name: string, ports: readonly PortRange[], status: AgentStatus | undefined): string {
   if (!status) return 'unknown';
   if (status.beyla.state === 'disabled') return 'disabled';
   const applied = status.applied ? portsOf(status.applied.ports) : [];
   const active = status.beyla.instances.some((i) => i.role === 'active') || status.beyla.state === 'ready';
-  if (active && coversPorts(applied, service.ports)) return 'yes';
-  const desired = status.desired.services.find((s) => s.name === service.name);
-  if (desired && coversPorts(portsOf(desired.ports), service.ports)) return 'pending';
+  if (active && coversPorts(applied, ports)) return 'yes';
+  const desired = status.desired.services.find((s) => s.name === name);
+  if (desired && coversPorts(portsOf(desired.ports), ports)) return `pending${pendingWhy(status)}`;
   return 'no';
 }
 
+function healthOf(kind: string, path: string | undefined, name: string, status: AgentStatus | undefined): ServiceRow['health'] {
+  return {
+    check: kind,
+    ...(path ? { path } : {}),
+    state: kind === 'none' ? 'off' : status ? status.health[name]?.state ?? 'unknown' : 'unknown',
+  };
+}
+
 export function serviceRows(services: readonly Service[], status: AgentStatus | undefined): ServiceRow[] {
-  return services.map((s) => ({
+  const rows: ServiceRow[] = services.map((s) => ({
     name: s.name,
     ports: formatRanges(s.ports),
     ...(s.exe ? { exe: s.exe } : {}),
     ...(s.type ? { type: s.type } : {}),
     source: `${s.source.file}:${s.source.line}`,
-    health: {
-      check: s.health.kind,
-      ...(s.health.path ? { path: s.health.path } : {}),
-      state: s.health.kind === 'none' ? 'off' : status ? status.health[s.name]?.state ?? 'unknown' : 'unknown',
-    },
-    instrumented: instrumentedOf(s, status),
+    health: healthOf(s.health.kind, s.health.path, s.name, status),
+    instrumented: instrumentedOf(s.name, s.ports, status),
   }));
+  // A file that turned invalid contributes nothing to a fresh read, but the agent keeps its last
+  // good services in effect: list them, marked stale, so nobody concludes they are not instrumented.
+  for (const file of status?.rejected ?? []) {
+    if (file.status !== 'stale') continue;
+    for (const name of file.services) {
+      if (rows.some((r) => r.name === name)) continue;
+      const kept = status!.desired.services.find((s) => s.name === name);
+      if (!kept) continue;
+      const [check = 'tcp', ...rest] = (kept.health ?? 'tcp').split(':');
+      const first = file.errors[0];
+      rows.push({
+        name,
+        ports: kept.ports,
+        source: kept.source ?? file.file,
+        health: healthOf(check, rest.length > 0 ? rest.join(':') : undefined, name, status),
+        instrumented: instrumentedOf(name, portsOf(kept.ports), status),
+        stale: { file: file.file, ...(file.since ? { since: file.since } : {}), ...(first ? { error: `${first.file}:${first.line}:${first.col}: ${first.message}` } : {}) },
+      });
+    }
+  }
+  return rows;
 }
 
 export function formatTable(rows: readonly string[][]): string[] {
@@ -88,7 +128,11 @@ export async function services(args: string[], io: Io): Promise<number> {
   if (values.json) {
     io.out(JSON.stringify({
       services: rows,
-      rejected: snapshot.files.filter((f) => f.errors.length > 0).map((f) => ({ file: f.file, status: f.status, errors: f.errors })),
+      // The agent knows which invalid files still have a last good version in effect ('stale').
+      rejected: snapshot.files.filter((f) => f.errors.length > 0).map((f) => {
+        const seen = status?.rejected.find((r) => r.file === f.file);
+        return { file: f.file, status: seen?.status ?? f.status, ...(seen?.since ? { since: seen.since } : {}), errors: f.errors };
+      }),
       agent: status ? { running: true, state: status.state, beyla: status.beyla.state } : { running: false, error: agentError?.message },
     }, null, 2));
     return EXIT.OK;
@@ -97,8 +141,11 @@ export async function services(args: string[], io: Io): Promise<number> {
     io.out(`No services. Add one with: coral connect NAME:PORT (drop-ins go to ${snapshot.settings.servicesDir})`);
   } else {
     const health = (r: ServiceRow): string => `${r.health.check}${r.health.path ? ` ${r.health.path}` : ''}${r.health.state === 'off' ? '' : `: ${r.health.state}`}`;
-    const table = [['NAME', 'PORTS', 'SOURCE', 'HEALTH', 'INSTRUMENTED'], ...rows.map((r) => [r.name, r.ports, r.source, health(r), r.instrumented])];
+    const table = [['NAME', 'PORTS', 'SOURCE', 'HEALTH', 'INSTRUMENTED'], ...rows.map((r) => [r.name, r.ports, r.source, health(r), `${r.instrumented}${r.stale ? ', stale' : ''}`])];
     for (const line of formatTable(table)) io.out(line);
+    for (const r of rows.filter((x) => x.stale)) {
+      io.out(`stale: ${r.name} runs on the last good version of ${r.stale!.file}, invalid${r.stale!.since ? ` since ${r.stale!.since}` : ''}${r.stale!.error ? `: ${r.stale!.error}` : ''}`);
+    }
   }
   for (const d of errors) io.err(formatDiagnostic(d));
   if (agentError) io.err(agentError.code === 'AGENT_UNAVAILABLE' ? 'coral-agent is not running: health and instrumentation are unknown' : `note: ${agentError.format()}`);

@@ -17,6 +17,8 @@ export interface DaemonStatusInput {
   /** The reconciler's state; default: nothing running or pending. */
   progress?: ReconcilerProgress;
   beyla: SupervisorStatus;
+  /** When each invalid file turned invalid. */
+  rejectedSince?: (file: string) => string | undefined;
   health: unknown;
   statusLine: string;
 }
@@ -45,7 +47,11 @@ export function describeDaemon(input: DaemonStatusInput): Record<string, unknown
     applied: { ports: beyla.portsString, generation: beyla.generation, at: lastResult?.at },
     pending: input.pending,
     beyla,
-    rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').map((f) => ({ file: f.file, status: f.status, errors: f.errors })),
+    rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').map((f) => {
+      const since = input.rejectedSince?.(f.file);
+      // 'stale': invalid now, its last good services still in effect (listed in desired.services).
+      return { file: f.file, status: f.status, ...(since ? { since } : {}), services: f.services.map((s) => s.name), errors: f.errors };
+    }),
     warnings: (snapshot?.diagnostics ?? []).filter((d) => d.severity === 'warning'),
     health: input.health,
     lastReconcile: lastResult ? { ok: lastResult.ok, message: lastResult.message, at: lastResult.at, result: lastResult.beyla.result } : undefined,

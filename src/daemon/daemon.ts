@@ -23,6 +23,7 @@ import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
 import { describeDaemon } from './daemon-status.js';
 import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
+import { RejectedSince } from './rejected-since.js';
 import { formatStatusLine } from './status-line.js';
 
 export interface DaemonOptions {
@@ -139,6 +140,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     watchedDir = settings.servicesDir;
   };
 
+  const rejectedSince = new RejectedSince();
   const reconcile = new ReconcileRun({
     settings, env, flags, validators, cache: dropInCache, supervisor, health, metrics,
     onSettings: async (next, _before, logger) => {
@@ -150,7 +152,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await startWatcher();
       }
     },
-    onResult: () => pushStatus(),
+    onResult: () => {
+      rejectedSince.update(reconcile.snapshot);
+      pushStatus();
+    },
   });
 
   const reconciler = new Reconciler<ReconcileResult>({
@@ -170,6 +175,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     lastResult: reconcile.lastResult,
     pending: reconcile.dirtySince !== undefined,
     progress: reconciler.progress(),
+    rejectedSince: (file) => rejectedSince.of(file),
     beyla: supervisor.status(),
     health: health.status(),
     statusLine: statusLine(),
