@@ -1,11 +1,12 @@
 // One running Beyla process: spawned in its own process group with SIGHUP ignored, parsed log lines into a child logger, fatal-line and exit tracking, stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
+import { LogRateLimit, type LogRateLimitOptions } from './log-rate-limit.js';
 import { parseBeylaLog, type BeylaLogRecord } from './parse-beyla-log.js';
+import { splitCappedLines, type CappedLine } from './split-capped-lines.js';
 
 /** Lines that mean the instance is dead or useless even if the process lives on. */
 export const FATAL_PATTERNS: readonly RegExp[] = [
@@ -47,6 +48,8 @@ export interface BeylaInstanceOptions {
   /** The shutdown_timeout this instance's config gives Beyla; stopping waits this plus a margin. */
   shutdownTimeoutMs: number;
   logger: Logger;
+  /** How fast Beyla's lines are forwarded into the agent's log (defaults in log-rate-limit.ts). */
+  logRateLimit?: Partial<LogRateLimitOptions>;
 }
 
 export interface BeylaInstanceEvents {
@@ -73,6 +76,10 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   private killTimer: NodeJS.Timeout | undefined;
   /** The shell's line when it could not exec Beyla. */
   private execError: string | undefined;
+  private readonly rateLimit: LogRateLimit;
+  /** Lines not forwarded into the agent's log (rate limit): since the last report, and in all. */
+  private droppedSinceReport = 0;
+  droppedLines = 0;
 
   constructor(opts: BeylaInstanceOptions) {
     super();
@@ -81,6 +88,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.configFile = opts.configFile;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
+    this.rateLimit = new LogRateLimit(opts.logRateLimit);
     // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.
     this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
       env: opts.env,
@@ -107,6 +115,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       await Promise.race([outputDone, new Promise((resolveDrain) => { drainTimer = setTimeout(resolveDrain, OUTPUT_DRAIN_MS); })]);
       clearTimeout(drainTimer);
       for (const stream of streams) stream?.destroy(); // a process outside the group may still hold them
+      this.reportDropped();
       const execFailed = result.code !== null && EXEC_FAILED_CODES.has(result.code) && this.execError !== undefined;
       const spawnError = result.spawnError ?? (execFailed ? this.execError : undefined);
       this.exit = {
@@ -124,25 +133,43 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     return this.exit === null;
   }
 
-  /** Reads a stream line by line; resolves when it has ended. */
+  /** Reads a stream line by line (each line capped); resolves when it has ended. */
   private follow(stream: Readable | null, name: 'stdout' | 'stderr'): Promise<void> {
     if (!stream) return Promise.resolve();
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    lines.on('line', (line) => this.onLine(line, name));
-    return new Promise((resolveClosed) => lines.once('close', () => resolveClosed()));
+    return splitCappedLines({ stream, onLine: (line) => this.onLine(line, name) });
   }
 
-  private onLine(line: string, stream: 'stdout' | 'stderr'): void {
-    if (line.trim() === '') return;
-    if (stream === 'stderr' && this.execError === undefined && line.startsWith(`${EXEC_NAME}: `)) {
-      this.execError = line.slice(EXEC_NAME.length + 2).replace(/^\d+: exec: /, '');
+  private onLine(line: CappedLine, stream: 'stdout' | 'stderr'): void {
+    const { text: raw, truncated } = line;
+    if (raw.trim() === '') return;
+    if (stream === 'stderr' && this.execError === undefined && raw.startsWith(`${EXEC_NAME}: `)) {
+      this.execError = raw.slice(EXEC_NAME.length + 2).replace(/^\d+: exec: /, '');
     }
-    const record: BeylaLogRecord = parseBeylaLog(line);
-    const text = record.structured ? `${record.msg}${record.fields.error ? `: ${record.fields.error}` : ''}` : record.msg;
-    this.log[record.level]({ ...record.fields, stream, ...(record.structured ? {} : { raw: true }) }, record.msg);
-    this.lastLines.push(text);
+    if (!this.rateLimit.take(raw.length)) {
+      // Not forwarded, but a fatal or error line still counts: a cheap look first, a parse only then.
+      this.droppedSinceReport += 1;
+      this.droppedLines += 1;
+      this.lastLines.push(raw.slice(0, 500));
+      if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
+      if (/level=(?:ERROR|FATAL)|^panic:/i.test(raw) || FATAL_PATTERNS.some((pattern) => pattern.test(raw))) this.note(parseBeylaLog(raw), raw);
+      return;
+    }
+    this.reportDropped();
+    const record: BeylaLogRecord = parseBeylaLog(raw);
+    this.log[record.level]({ ...record.fields, stream, ...(record.structured ? {} : { raw: true }), ...(truncated > 0 ? { truncated } : {}) }, record.msg);
+    this.lastLines.push(this.textOf(record));
     if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
-    if (record.level === 'error' || record.level === 'fatal' || /^panic:/.test(line)) {
+    this.note(record, raw);
+  }
+
+  private textOf(record: BeylaLogRecord): string {
+    return record.structured ? `${record.msg}${record.fields.error ? `: ${record.fields.error}` : ''}` : record.msg;
+  }
+
+  /** Keeps error lines for reports and emits 'fatal' for the first fatal one. */
+  private note(record: BeylaLogRecord, raw: string): void {
+    const text = this.textOf(record);
+    if (record.level === 'error' || record.level === 'fatal' || /^panic:/.test(raw)) {
       this.errorLines.push(text);
       if (this.errorLines.length > KEPT_LINES) this.errorLines.shift();
     }
@@ -150,6 +177,13 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       this.fatalLine = text;
       this.emit('fatal', text);
     }
+  }
+
+  /** One line saying how many of Beyla's lines were not forwarded since the last such line. */
+  private reportDropped(): void {
+    if (this.droppedSinceReport === 0) return;
+    this.log.warn({ dropped_lines: this.droppedSinceReport, dropped_lines_total: this.droppedLines }, 'Beyla log lines dropped: over the forwarding rate limit');
+    this.droppedSinceReport = 0;
   }
 
   /** The last few ERROR lines Beyla printed, oldest first. */
