@@ -259,6 +259,10 @@ C getent group coral >/dev/null || fail "group coral missing"
   fail "/etc/coral/services.d is $(C stat -c '%U:%G %a' /etc/coral/services.d), want root:coral 2775"
 C dpkg-query -W -f='${Conffiles}\n' coral-agent | grep -q '/etc/coral/coral.yaml' || fail "coral.yaml is not a conffile"
 ok "group coral, /etc/coral/services.d root:coral 2775, /etc/coral/coral.yaml a conffile"
+for f in /usr/share/coral-agent/prometheus/coral-agent.rules.yml /usr/share/coral-agent/grafana/coral-agent.json; do
+  C test -s "$f" || fail "$f is not installed"
+done
+ok "the Prometheus rules and the Grafana dashboard are installed under /usr/share/coral-agent/"
 C systemd-analyze verify "$UNIT" || fail "systemd-analyze verify $UNIT"
 [ "$(unit_prop Type)" = notify ] && [ "$(unit_prop NotifyAccess)" = main ] || fail "unit is not Type=notify NotifyAccess=main"
 ok "systemd-analyze verify is clean; Type=notify, NotifyAccess=main"
