@@ -96,6 +96,21 @@ for (const name of existsSync(dir) ? readdirSync(dir).filter((n) => /^\d+\.json$
   if (existsSync(`/proc/${state.pid}`)) console.log(`${state.pid} ${state.normalized_open_ports || '-'}`);
 }
 EOF
+# Prints "<metrics port> <internal port>" of each live double (the ports Beyla binds on every interface).
+cat > "$SHARE/double-ports.mjs" <<'EOF'
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+const dir = '/var/lib/coral-e2e/beyla-state';
+for (const name of existsSync(dir) ? readdirSync(dir).filter((n) => /^\d+\.json$/.test(n)) : []) {
+  let state;
+  try { state = JSON.parse(readFileSync(`${dir}/${name}`, 'utf8')); } catch { continue; }
+  if (existsSync(`/proc/${state.pid}`)) console.log(`${state.ports.metrics} ${state.ports.internal}`);
+}
+EOF
+# A listener outside the unit, on every interface: the control for the reachability test.
+cat > "$SHARE/control-listener.mjs" <<'EOF'
+import { createServer } from 'node:net';
+createServer((socket) => socket.end()).listen(7399, '0.0.0.0');
+EOF
 cat > "$SHARE/e2e.conf" <<'EOF'
 # Test-only drop-in of the e2e: a wedge trigger, a short watchdog and restart delay, the double's state dir.
 [Service]
@@ -130,6 +145,7 @@ unshare --mount --propagation private /bin/sh -c '
   mount -o remount,bind,ro /run/nspawn-root
   exec systemd-nspawn --quiet --directory=/run/nspawn-root --volatile=overlay --boot \
        --register=no --keep-unit --link-journal=no --private-network \
+       --capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf \
        --machine="$0" --bind="$1":/srv/share --console=passive -- $2
 ' "$MACHINE" "$SHARE" "$INIT_ARGS" > "$WORK/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
@@ -303,6 +319,56 @@ journal_since "$mark" | grep -F '+3000' | head -3
 journal_since "$mark" | grep -Eiq "$SWAP_PATTERN" || fail "no journal line matching /$SWAP_PATTERN/ (Beyla swap)"
 journal_since "$mark" | grep -Ei "$SWAP_PATTERN" | head -3
 ok "journal shows ports +3000 and a Beyla swap; double $pid_before -> $pid_web now runs with ports $ports_web"
+
+# ------------------------------------------------------------------ network exposure of Beyla's own ports
+step "from another network namespace, Beyla's per-instance ports are unreachable; a port outside the unit is reachable"
+# A second network namespace inside the container, joined to it by a veth pair: a host on the network.
+C ip netns add e2e-outside
+C ip link add coral-in type veth peer name coral-out netns e2e-outside
+C ip addr add 10.231.7.1/24 dev coral-in
+C ip link set coral-in up
+C ip netns exec e2e-outside ip addr add 10.231.7.2/24 dev coral-out
+C ip netns exec e2e-outside ip link set coral-out up
+C ip netns exec e2e-outside ip link set lo up
+from_outside() { C ip netns exec e2e-outside timeout 3 bash -c "exec 3<>/dev/tcp/10.231.7.1/$1" 2>/dev/null; }
+C systemd-run --unit=e2e-control-listener --quiet node /srv/share/control-listener.mjs
+wait_for 10 "the control listener on 10.231.7.1:7399 answering from outside" from_outside 7399
+read -r beyla_metrics beyla_internal < <(C node /srv/share/double-ports.mjs | head -n1)
+[ -n "$beyla_internal" ] || fail "no live double's ports"
+C ss -ltnH "( sport = :$beyla_metrics or sport = :$beyla_internal )" | grep -Eq '(\*|0\.0\.0\.0|\[::\]):' ||
+  fail "the double does not bind its ports on every interface as Beyla does"
+# IPAddressDeny= is a cgroup-v2 BPF filter (the container gets CAP_BPF and the bpf() call for it).
+if [ "$(C stat -fc %T /sys/fs/cgroup/unified 2>/dev/null || C stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  for port in "$beyla_metrics" "$beyla_internal"; do
+    if from_outside "$port"; then fail "Beyla's port $port is reachable from another network namespace"; fi
+  done
+else
+  echo "SKIPPED (this check only): no cgroup v2 in the container, so IPAddressDeny= cannot be enforced here"
+fi
+# Inside, over loopback, the agent still reads Beyla, and the stable address serves its series.
+C curl -fsS "http://127.0.0.1:$beyla_metrics/metrics" >/dev/null || fail "Beyla's metrics port is not reachable over loopback"
+C curl -fsS http://127.0.0.1:9464/metrics | grep -q '^beyla_double_info' || fail "the stable address does not serve the active Beyla's series"
+C systemctl stop e2e-control-listener
+ok "from 10.231.7.2: the control port 7399 answers, Beyla's ports $beyla_metrics and $beyla_internal (bound on every interface) do not; the stable address serves Beyla over loopback (IPAddressDeny=$(unit_prop IPAddressDeny))"
+
+step "a scraper allowed by a drop-in reaches the stable address on 0.0.0.0 (and, the exposure left, Beyla's ports)"
+C cp /etc/coral/coral.yaml /root/coral.yaml.before-listen
+C sh -c 'printf "  metrics:\n    listen: 0.0.0.0:9464\n" >> /etc/coral/coral.yaml'
+C sh -c 'printf "[Service]\nIPAddressAllow=10.231.7.2\n" > /etc/systemd/system/coral-agent.service.d/scraper.conf'
+C systemctl daemon-reload
+C systemctl restart "$UNIT"
+wait_for 30 "the stable address on 10.231.7.1:9464 from the scraper" from_outside 9464
+C ip netns exec e2e-outside curl -fsS -m 5 http://10.231.7.1:9464/metrics | grep -q '^beyla_double_info' ||
+  fail "the allowed scraper does not get the active Beyla's series from the stable address"
+read -r beyla_metrics beyla_internal < <(C node /srv/share/double-ports.mjs | head -n1)
+exposure=unreachable
+from_outside "$beyla_metrics" && exposure=reachable
+C rm /etc/systemd/system/coral-agent.service.d/scraper.conf
+C install -m 0644 /root/coral.yaml.before-listen /etc/coral/coral.yaml
+C systemctl daemon-reload
+C systemctl restart "$UNIT"
+wait_for 30 "the unit active again on the default config" active_running
+ok "scraper 10.231.7.2 allowed: the stable address 0.0.0.0:9464 serves it; Beyla's port $beyla_metrics is $exposure from that allowed peer"
 
 # ------------------------------------------------------------------ coral connect: group coral only
 step "coral connect as a member of group coral, and as another user"
