@@ -23,6 +23,8 @@ export interface CandidateHost {
   enqueue(make: () => LifecycleEvent | null | Promise<LifecycleEvent | null>): void;
   /** Awaited in the event queue just before a candidate's 'ready' event (the promotion moment). */
   beforeReady(candidate: BeylaInstance): Promise<void>;
+  /** Environment added to one generation's instance. */
+  instanceEnv(generation: number): Record<string, string>;
   track(instance: BeylaInstance): void;
 }
 
@@ -35,7 +37,7 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
   let excludePorts: number[];
   try {
     const spawned = await spawnCandidate({
-      generation, target, runtimeDir: host.runtimeDir, excludePorts: [...host.excludePorts, ...taken], env: host.env, logger: host.rootLog,
+      generation, target, runtimeDir: host.runtimeDir, excludePorts: [...host.excludePorts, ...taken], env: host.env, logger: host.rootLog, extraEnv: host.instanceEnv(generation),
       cancelled: () => host.cancelled.has(generation) || host.abort.signal.aborted,
     });
     if (!spawned.instance) {

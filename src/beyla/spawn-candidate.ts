@@ -16,6 +16,8 @@ export interface SpawnCandidateOptions {
   excludePorts: number[];
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Added to this instance's environment last (the OTLP relay endpoint of its generation). */
+  extraEnv?: Record<string, string>;
   /** Checked after the config file is written: true means do not start the process after all. */
   cancelled: () => boolean;
 }
@@ -42,7 +44,7 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
     configFile,
     generation,
     ports,
-    env: scrubEnv(opts.env, target.settings.env),
+    env: { ...scrubEnv(opts.env, target.settings.env), ...opts.extraEnv },
     shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
     logger: opts.logger,
   });

@@ -59,6 +59,8 @@ export interface BeylaSupervisorOptions {
   timing?: Partial<SupervisorTiming>;
   /** Told when a ready candidate is about to replace the active instance, both still running (counter continuity scrapes both then). */
   onPromote?: (from: PromotedExport, to: PromotedExport) => Promise<void>;
+  /** Environment added to one generation's Beyla (its OTLP relay endpoint). */
+  instanceEnv?: (generation: number) => Record<string, string>;
 }
 
 export interface PromotedExport {

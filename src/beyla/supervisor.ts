@@ -62,6 +62,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private lastEmitted = '';
   private readonly stopped: Promise<void>;
   private readonly onPromote: BeylaSupervisorOptions['onPromote'];
+  private readonly extraEnv: BeylaSupervisorOptions['instanceEnv'];
   private markStopped: () => void = () => undefined;
 
   constructor(opts: BeylaSupervisorOptions) {
@@ -82,6 +83,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.stopped = new Promise((resolveStopped) => { this.markStopped = resolveStopped; });
     if (opts.onState) this.on('state', opts.onState);
     this.onPromote = opts.onPromote;
+    this.extraEnv = opts.instanceEnv;
     this.chain = this.sweepOrphans();
   }
 
@@ -233,6 +235,10 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       case 'observe-swap': this.metrics.swapSeconds.observe(effect.seconds); return;
       case 'log': this.log[effect.level](effect.fields, effect.msg); return;
     }
+  }
+
+  instanceEnv(generation: number): Record<string, string> {
+    return this.extraEnv?.(generation) ?? {};
   }
 
   /** The promotion moment: the active instance and the ready candidate both run; onPromote scrapes both. */

@@ -13,6 +13,8 @@ import { createRegistry } from '../metrics/create-registry.js';
 import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
+import { startOtlpRelay, type OtlpRelay } from '../otlp/start-otlp-relay.js';
+import { planOtlpRelay, relayInstanceEnv } from '../plan/plan-otlp-relay.js';
 import { fetchText } from '../beyla/fetch-text.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DropInCache } from '../store/drop-in-cache.js';
@@ -93,7 +95,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     fetchText: (url, signal) => fetchText(url, { timeoutMs: 1000, signal }),
     logger: log,
   });
-  const supervisor = new BeylaSupervisor({
+  // OTLP export is relayed so that two overlapping generations never both reach the user's collector.
+  const otlpPlan = planOtlpRelay(settings.beyla);
+  if (otlpPlan.kind === 'refused') throw new CoralError('INVALID_CONFIG', otlpPlan.message, { hint: otlpPlan.hint });
+  const otlp: OtlpRelay | null = otlpPlan.kind === 'relay'
+    ? await startOtlpRelay({ upstream: otlpPlan.upstream, isActive: (generation): boolean => supervisor.status().generation === generation, registry, logger: log })
+    : null;
+  const supervisor: BeylaSupervisor = new BeylaSupervisor({
     settings: settings.beyla,
     runtimeDir: settings.runtimeDir,
     logger: log,
@@ -105,11 +113,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       pushStatus();
     },
     onPromote: (from, to) => continuity.promote(from, to),
+    instanceEnv: (generation): Record<string, string> => (otlp ? relayInstanceEnv(otlpPlan, otlp.endpointFor(generation)) : {}),
   });
   beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
   const cleanup: Array<() => Promise<void> | void> = [];
+  if (otlp) cleanup.push(() => otlp.close());
   const stopAll = async (): Promise<void> => {
     abort.abort();
     for (const step of cleanup.reverse()) {

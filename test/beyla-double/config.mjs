@@ -172,5 +172,8 @@ export const loadConfig = ({ argv, env }) => {
     health: healthPort === undefined ? undefined : { port: healthPort },
     internal: internalPort === undefined ? undefined : { port: internalPort, path: internal.prometheus.path || '/internal/metrics' },
     faultText: Array.isArray(fault) ? fault.join(',') : typeof fault === 'string' ? fault : '',
+    // As Beyla: the signal's variable (over the file's endpoint), else the common one plus /v1/traces.
+    tracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || doc.otel_traces_export?.endpoint
+      || (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
   };
 };
