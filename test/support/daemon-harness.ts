@@ -31,6 +31,8 @@ export interface DaemonHarnessOptions {
   env?: Record<string, string>;
   /** Bind a NOTIFY_SOCKET capture and pass it to the daemon. */
   notify?: boolean;
+  /** The coral-agent entry point to run (default dist/src/cli/coral-agent.js; benchmarks run the shipped bundle). */
+  agentPath?: string;
 }
 
 export interface WaitOptions {
@@ -118,6 +120,7 @@ export class DaemonHarness {
   /** The stable scrape address, from the last `coral-agent ready` line. */
   metrics: { host: string; port: number } | undefined;
   private readonly env: Record<string, string>;
+  agentPath = coralAgentPath();
   private child: ChildProcess | undefined;
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
   private stderr = '';
@@ -167,7 +170,7 @@ export class DaemonHarness {
     if (this.running) throw new Error('daemon already running');
     const from = this.mark();
     this.stderr = '';
-    const child = spawn(process.execPath, [coralAgentPath(), 'run', '--config', this.configPath], {
+    const child = spawn(process.execPath, [this.agentPath, 'run', '--config', this.configPath], {
       cwd: this.dir,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -383,6 +386,7 @@ export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptio
   }
   const harness = new DaemonHarness(dir, env);
   t.after(() => harness.cleanup());
+  if (opts.agentPath) harness.agentPath = opts.agentPath;
   env.FAKE_BEYLA_STATE_DIR = harness.stateDir;
   env.CORAL_BEYLA_PASS_ENV = 'FAKE_BEYLA_*'; // the double's switches; Beyla itself gets an allow-listed environment
   Object.assign(env, opts.env ?? {});
