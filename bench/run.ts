@@ -42,7 +42,7 @@ const BENCHES: Bench[] = [
     name: 'connect',
     load: () => import('./connect.js') as never,
     options: { rounds: 7 },
-    gates: [{ figure: 'ratio', meaning: 'coral connect wall time / node -e 0', max: 10, aim: 3 }],
+    gates: [{ figure: 'ratio', meaning: 'coral connect wall time, no agent running (the CLI reads services.d) / node -e 0', max: 10, aim: 2 }],
   },
   {
     name: 'connect-agent',
@@ -51,7 +51,7 @@ const BENCHES: Bench[] = [
     gates: [
       // Goals: <= 2x node -e 0, and the N=10,000 time <= 1.2x the N=10 time. Bounds at today's values (see docs/reliability.md).
       { figure: 'connect_over_node_n10', meaning: 'coral connect wall time with the agent running (10 drop-ins) / node -e 0', max: 7, aim: 2 },
-      { figure: 'n10000_over_n10', meaning: 'coral connect with 10,000 drop-ins / with 10 (each over node -e 0 beside it)', max: 3, aim: 1.2 },
+      { figure: 'n10000_over_n10', meaning: 'coral connect with 10,000 drop-ins / with 10 (each over node -e 0 beside it)', max: 4, aim: 1.2 },
     ],
   },
   {
