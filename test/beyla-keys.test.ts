@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { BEYLA_KEYS, REFUSED_KEYS, checkBeylaPassthrough } from '../src/config/beyla-keys.js';
+import { BEYLA_KEYS, REFUSED_KEYS, checkBeylaPassthrough, refusedEnvReason } from '../src/config/beyla-keys.js';
 import { parseMainConfig } from '../src/config/parse-main.js';
 import { compileValidators } from '../src/config/schema-validate.js';
 import { renderBeylaConfig } from '../src/plan/render-beyla-config.js';
@@ -86,7 +86,23 @@ describe('agent.beyla.config in coral.yaml', () => {
   });
 });
 
-type SchemaNode = { $ref?: string; properties?: Record<string, SchemaNode> };
+describe('agent.beyla.env in coral.yaml', () => {
+  test('variables that select processes or set what the agent owns are refused at their key; others pass', () => {
+    const text = 'agent:\n  beyla:\n    env:\n      BEYLA_LOG_LEVEL: debug\n      BEYLA_OPEN_PORT: "1-65535"\n      OTEL_GO_AUTO_TARGET_EXE: "*"\n      OTEL_EBPF_HEALTH_CHECK_PORT: "1"\n      OTEL_SERVICE_NAME: host\n      BEYLA_CONFIG_PATH: /tmp/x.yaml\n';
+    const { result } = parse(text);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.errors.map((e) => [e.path, e.line, e.col]), [
+      ['agent.beyla.env.BEYLA_OPEN_PORT', 5, 7],
+      ['agent.beyla.env.OTEL_GO_AUTO_TARGET_EXE', 6, 7],
+      ['agent.beyla.env.OTEL_EBPF_HEALTH_CHECK_PORT', 7, 7],
+      ['agent.beyla.env.BEYLA_CONFIG_PATH', 9, 7],
+    ]);
+    assert.match(result.errors[0]?.message ?? '', /adds a discovery selector/);
+  });
+});
+
+type SchemaNode = { $ref?: string; properties?: Record<string, SchemaNode>; 'x-env-var'?: string };
 
 describe('the key table against Beyla v3.31.0\'s published schema', () => {
   const present = existsSync(REFERENCE);
@@ -110,5 +126,16 @@ describe('the key table against Beyla v3.31.0\'s published schema', () => {
       assert.ok(node, `refused key ${path.join('.')} is not in Beyla's schema`);
     }
     assert.equal(top.auto_target_exe, undefined, 'auto_target_exe is an environment variable only, not a YAML key');
+    // The environment spelling Beyla documents for each refused scalar key is refused in agent.beyla.env.
+    for (const { path } of REFUSED_KEYS) {
+      let node: SchemaNode | undefined = schema;
+      for (const part of path) node = node ? resolve(node).properties?.[part] : undefined;
+      const leaves = node?.['x-env-var'] ? [node['x-env-var']] : Object.values(resolve(node ?? {}).properties ?? {}).map((n) => n['x-env-var']).filter((n): n is string => typeof n === 'string');
+      for (const name of leaves) {
+        // Not refused: naming and sampling (OTEL_SERVICE_NAME is common and harmless), and the scrape interval of Beyla's own BPF metrics.
+        if (name === '-' || /^OTEL_(SERVICE_NAME|TRACES_SAMPLER)/.test(name) || name === 'BEYLA_SERVICE_NAMESPACE' || name === 'OTEL_EBPF_BPF_METRIC_SCRAPE_INTERVAL') continue;
+        assert.ok(refusedEnvReason(name), `${path.join('.')}: its variable ${name} is not refused in agent.beyla.env`);
+      }
+    }
   });
 });

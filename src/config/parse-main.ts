@@ -1,6 +1,6 @@
 // coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { checkBeylaPassthrough } from './beyla-keys.js';
+import { checkBeylaEnv, checkBeylaPassthrough, type PassthroughFinding } from './beyla-keys.js';
 import { buildServices } from './parse-drop-in.js';
 import type { RawService } from './parse-service.js';
 import { validateWith, type Validators } from './schema-validate.js';
@@ -86,16 +86,19 @@ function fileValues(source: YamlSource | undefined): Map<string, { value: unknow
 
 /** agent.beyla.config's problems (refused keys, __proto__, unknown keys), each placed at its key. */
 function passthroughDiagnostics(source: YamlSource): Diagnostic[] {
-  const passthrough = getPath(source.value, 'agent.beyla.config');
-  return checkBeylaPassthrough(passthrough).map((finding) => {
+  const place = (key: 'config' | 'env', findings: PassthroughFinding[]): Diagnostic[] => findings.map((finding) => {
     const segments = finding.path.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    const pos = locate(source, ['agent', 'beyla', 'config', ...segments], finding.at);
+    const pos = locate(source, ['agent', 'beyla', key, ...segments], finding.at);
     return {
       file: source.file, line: pos.line, col: pos.col, severity: finding.severity,
-      path: ['agent.beyla.config', ...finding.path].join('.'), message: finding.message,
+      path: [`agent.beyla.${key}`, ...finding.path].join('.'), message: finding.message,
       ...(finding.hint ? { hint: finding.hint } : {}),
     };
   });
+  return [
+    ...place('config', checkBeylaPassthrough(getPath(source.value, 'agent.beyla.config'))),
+    ...place('env', checkBeylaEnv(getPath(source.value, 'agent.beyla.env'))),
+  ];
 }
 
 export function parseMainConfig(opts: ParseMainOptions): MainResult {
