@@ -15,6 +15,8 @@ export interface AgentStatus {
   state: string;
   generation?: number;
   phase?: PhaseStatus;
+  /** Running on the saved last good configuration: why. */
+  degraded?: { reason: string };
   pid?: number;
   startedAt?: string;
   desired: { ports: string; services: { name: string; ports: string; source?: string; health?: string }[] };
@@ -79,6 +81,7 @@ export function readAgentStatus(body: unknown): AgentStatus {
     phase: phase && str(phase.name) !== undefined
       ? defined({ name: str(phase.name)!, inMs: num(phase.inMs), generation: num(phase.generation), from: num(phase.from) })
       : undefined,
+    degraded: typeof b.degraded === 'object' && b.degraded !== null ? { reason: str(obj(b.degraded).reason) ?? 'coral.yaml is invalid' } : undefined,
     pid: num(b.pid),
     startedAt: str(b.startedAt),
     desired: {

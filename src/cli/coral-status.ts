@@ -39,6 +39,7 @@ export function formatStatus(s: AgentStatus): string[] {
   const lines: string[] = [];
   const gen = s.generation === undefined ? '' : `, generation ${s.generation}`;
   lines.push(`coral-agent: ${s.state}${gen}${s.pid === undefined ? '' : `, pid ${s.pid}`}${s.startedAt ? `, since ${s.startedAt}` : ''}`);
+  if (s.degraded) lines.push(`  DEGRADED: ${s.degraded.reason}; fix it, then: systemctl reload coral-agent`);
   const now = phaseText(s.phase);
   if (now !== undefined) lines.push(`  now: ${now}`);
   const wanted = s.desired.services.length;

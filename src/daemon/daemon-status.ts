@@ -20,6 +20,8 @@ export interface DaemonStatusInput {
   /** When each invalid file turned invalid. */
   rejectedSince?: (file: string) => string | undefined;
   health: unknown;
+  /** Set while running on the saved last good configuration. */
+  degraded?: { error: string; file: string; line: number; col: number; savedAt: string; since: string } | undefined;
   statusLine: string;
 }
 
@@ -27,7 +29,8 @@ export function describeDaemon(input: DaemonStatusInput): Record<string, unknown
   const { beyla, snapshot, lastResult, settings } = input;
   const desiredPorts = mergeRanges((snapshot?.services ?? []).flatMap((s) => s.ports));
   return {
-    state: !input.ready ? 'starting' : beyla.state === 'degraded' ? 'degraded' : 'ready',
+    state: !input.ready ? 'starting' : input.degraded || beyla.state === 'degraded' ? 'degraded' : 'ready',
+    ...(input.degraded ? { degraded: { ...input.degraded, reason: `${input.degraded.error}; running on the last good configuration saved at ${input.degraded.savedAt}` } } : {}),
     pid: input.pid,
     startedAt: input.startedAt.toISOString(),
     config: settings.configPath,

@@ -25,6 +25,7 @@ import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
 import { describeDaemon } from './daemon-status.js';
 import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
+import { DegradedMode, planStart } from './degraded-start.js';
 import { RejectedSince } from './rejected-since.js';
 import { formatStatusLine } from './status-line.js';
 
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   logger: Logger;
   /** Aborting it during start-up stops everything started so far; startDaemon then rejects. */
   signal?: AbortSignal;
+  /** Refuse to start on an invalid coral.yaml even when a last good configuration is saved. */
+  strict?: boolean;
 }
 
 export type { ReconcileResult } from './reconcile-run.js';
@@ -53,19 +56,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const startedAt = new Date();
   const validators = await loadValidators();
   const first = await loadSnapshot({ configPath: opts.configPath, env, flags, validators });
-  const firstErrors = first.snapshot.diagnostics.filter((d) => d.severity === 'error');
-  if (!first.mainValid) {
-    for (const d of firstErrors) log.error({ file: d.file, line: d.line, col: d.col, hint: d.hint }, d.message);
-    throw new CoralError('INVALID_CONFIG', `${first.snapshot.settings.configPath} is invalid; not starting`, { hint: 'run: coral-agent check' });
-  }
+  // An invalid coral.yaml: run degraded on the last good configuration, or refuse as before.
+  const plan = await planStart({ first, env, strict: opts.strict ?? false, logger: log });
   /** The settings at start-up; the reconcile run keeps the current ones. */
-  const settings = first.snapshot.settings;
+  const settings = plan.snapshot.settings;
   log.level = settings.logLevel;
   const notifier = createNotifier({ env, logger: log });
   notifier.status(`starting: ${first.snapshot.services.length} service${first.snapshot.services.length === 1 ? "" : "s"} configured`);
 
   const abort = new AbortController();
   const registry = createRegistry();
+  const degraded = new DegradedMode(plan, registry, log);
   const metrics = createAgentMetrics(registry);
   await mkdir(settings.runtimeDir, { recursive: true, mode: 0o750 });
 
@@ -86,6 +87,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     beyla: supervisor.status(),
     rejected: (reconcile.snapshot?.files ?? []).filter((f) => f.status !== 'valid').length,
     starting: !ready,
+    degraded: degraded.current,
   });
   const pushStatus = (): void => notifier.status(statusLine());
 
@@ -164,9 +166,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     onResult: () => {
       rejectedSince.update(reconcile.snapshot);
+      void degraded.record(reconcile.snapshot);
       pushStatus();
     },
   });
+
+  reconcile.snapshot = plan.previous;
 
   const reconciler = new Reconciler<ReconcileResult>({
     deps: { run: reconcile.run },
@@ -186,6 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     pending: reconcile.dirtySince !== undefined,
     progress: reconciler.progress(),
     rejectedSince: (file) => rejectedSince.of(file),
+    degraded: degraded.current,
     beyla: supervisor.status(),
     health: health.status(),
     statusLine: statusLine(),

@@ -15,15 +15,19 @@ Logs go to stdout: JSON lines, with syslog priorities under journald.
 
 Options:
   -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
+      --strict        refuse to start on an invalid coral.yaml (exit 65) even when a last good
+                      configuration is saved in $STATE_DIRECTORY (by default the agent then runs
+                      on it, degraded: logged, in STATUS=, coral status and coral_agent_degraded)
   -h, --help          show this help
 
 ${SETTING_FLAGS_HELP}
 
-Exit codes: 0 stopped by a signal, 65 coral.yaml invalid, 66 coral.yaml missing,
+Exit codes: 0 stopped by a signal, 65 coral.yaml invalid (with --strict, or nothing saved),
+66 coral.yaml missing,
 73 cannot listen (metrics address or control socket), 75 start-up timed out.`;
 
 export async function runDaemonCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS }, RUN_USAGE, { maxPositionals: 0 });
+  const { values } = parse(args, { ...CONFIG_OPTIONS, ...SETTING_FLAGS, strict: { type: 'boolean' } }, RUN_USAGE, { maxPositionals: 0 });
   if (values.help) {
     io.out(RUN_USAGE);
     return EXIT.OK;
@@ -74,7 +78,7 @@ export async function runDaemonCommand(args: string[], io: Io): Promise<number> 
   }
 
   try {
-    daemon = await startDaemon({ configPath: values.config as string | undefined, env, flags: settingFlags(values), logger, signal: startup.signal });
+    daemon = await startDaemon({ configPath: values.config as string | undefined, env, flags: settingFlags(values), logger, signal: startup.signal, strict: values.strict === true });
   } catch (error) {
     if (startup.signal.aborted) {
       logger.info({ signal: stopSignal }, 'stopped during start-up');

@@ -8,6 +8,8 @@ export interface StatusLineInput {
   beyla: SupervisorStatus;
   rejected: number;
   starting: boolean;
+  /** Running on the saved last good configuration because coral.yaml is invalid. */
+  degraded?: { error: string; savedAt: string } | undefined;
 }
 
 /** A reason's first line: its hint lines are for the CLI and the log, STATUS= is one line. */
@@ -37,5 +39,6 @@ export function formatStatusLine(input: StatusLineInput): string {
   const head = input.starting ? 'starting' : `gen ${input.generation}`;
   const parts = [`${head}: ${plural(input.services, 'service')}, ${plural(input.ports, 'port')}`, beylaPart(input.beyla)];
   if (input.rejected > 0) parts.push(`${plural(input.rejected, 'file')} rejected`);
-  return parts.join('; ');
+  const line = parts.join('; ');
+  return input.degraded ? `DEGRADED (${input.degraded.error}; on the last good config of ${input.degraded.savedAt}) ${line}` : line;
 }

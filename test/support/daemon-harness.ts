@@ -165,12 +165,12 @@ export class DaemonHarness {
     return ready;
   }
 
-  /** Spawns `coral-agent run` without waiting for anything; returns the index of its first log record. */
-  launch(): number {
+  /** Spawns `coral-agent run` (plus `extraArgs`) without waiting for anything; returns the index of its first log record. */
+  launch(extraArgs: readonly string[] = []): number {
     if (this.running) throw new Error('daemon already running');
     const from = this.mark();
     this.stderr = '';
-    const child = spawn(process.execPath, [this.agentPath, 'run', '--config', this.configPath], {
+    const child = spawn(process.execPath, [this.agentPath, 'run', '--config', this.configPath, ...extraArgs], {
       cwd: this.dir,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
