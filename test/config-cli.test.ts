@@ -149,7 +149,7 @@ test('config show --sources: default, file:line:col, env and flag, later ones wi
   assert.match(line('agent.log_level'), /^agent\.log_level: error +# flag --log-level$/);
   assert.match(line('agent.beyla.debounce'), /^agent\.beyla\.debounce: 7s +# env CORAL_BEYLA_DEBOUNCE$/);
   assert.match(line('agent.beyla.max_wait'), new RegExp(`^agent\\.beyla\\.max_wait: 45s +# ${config}:5:15$`));
-  assert.match(line('agent.beyla.readiness.timeout'), /^agent\.beyla\.readiness\.timeout: 30s +# default$/);
+  assert.match(line('agent.beyla.readiness.timeout'), /^agent\.beyla\.readiness\.timeout: 45s +# default$/);
   assert.match(line('agent.services_dir'), new RegExp(`^agent\\.services_dir: ${root}/services\\.d +# default$`));
   assert.match(line('config'), /# flag --config$/);
   assert.ok(lines.includes(`  - web: ports 3000, health http /healthz  # ${root}/services.d/10-web.yaml:1:1`), r.stdout);

@@ -121,7 +121,7 @@ test('every panel and annotation query returns data from a real Prometheus that 
   // A swap whose new Beyla fails to start: the old one keeps serving, then the retry succeeds.
   await writeFile(faultFile, 'exit-at-start=3\n');
   await h.writeDropIn('db.yaml', `name: db\nport: ${db}\nhealth: none\n`);
-  await scrapeShows(h, 'a readiness failure', /^coral_agent_beyla_readiness_failures_total [1-9]/m);
+  await scrapeShows(h, 'a readiness failure', /^coral_agent_beyla_readiness_failures_total\{reason="[a-z_]+"\} [1-9]/m);
   await h.waitForLivePorts(sortedPorts(web, api, db), 30_000);
   await moreScrapes(prom, 3);
   // A rejected drop-in, then fixed by removing it.

@@ -167,7 +167,10 @@ describe('BeylaSupervisor swaps', () => {
     const status = h.sup.status();
     assert.equal(status.lastSwap?.result, 'failed');
     assert.equal(status.lastSwap?.generation, 2);
-    assert.equal(metricValue(await h.registry.metrics(), 'coral_agent_beyla_readiness_failures_total'), 1);
+    const failures = await h.registry.metrics();
+    const byReason = (reason: string): number => metricValue(failures, `coral_agent_beyla_readiness_failures_total{reason="${reason}"}`) ?? 0;
+    assert.equal(byReason('exited') + byReason('fatal'), 1, 'counted once, as an exit or its fatal line (whichever is seen first)');
+    assert.equal(byReason('timeout') + byReason('not_instrumented'), 0);
     assert.ok(h.logs.some((l) => l.level === 50 && l.msg === 'Beyla candidate failed; the previous instance keeps serving'));
   });
 

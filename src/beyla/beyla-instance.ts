@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
 import { LogRateLimit, type LogRateLimitOptions } from './log-rate-limit.js';
+import { InstrumentedProcesses } from './instrumented-processes.js';
 import { parseBeylaLog, type BeylaLogRecord } from './parse-beyla-log.js';
 import { splitCappedLines, type CappedLine } from './split-capped-lines.js';
 
@@ -67,6 +68,8 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   /** Resolves once, when the process has exited (never rejects). */
   readonly exited: Promise<BeylaExit>;
   exit: BeylaExit | null = null;
+  /** What it logged as instrumented ('instrumenting process' lines), for the handover check. */
+  readonly instrumented = new InstrumentedProcesses();
   fatalLine: string | null = null;
   private readonly errorLines: string[] = [];
   private readonly lastLines: string[] = [];
@@ -142,6 +145,11 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   private onLine(line: CappedLine, stream: 'stdout' | 'stderr'): void {
     const { text: raw, truncated } = line;
     if (raw.trim() === '') return;
+    // Read before any rate limit: the handover check depends on every one of these lines.
+    if (raw.includes('instrumenting process')) {
+      const record = parseBeylaLog(raw);
+      if (record.msg === 'instrumenting process') this.instrumented.add(record.fields, Date.now());
+    }
     if (stream === 'stderr' && this.execError === undefined && raw.startsWith(`${EXEC_NAME}: `)) {
       this.execError = raw.slice(EXEC_NAME.length + 2).replace(/^\d+: exec: /, '');
     }

@@ -1,5 +1,6 @@
 // The supervisor's Prometheus metrics, registered on the agent's registry.
 import client from 'prom-client';
+import { READINESS_FAILURE_REASONS } from './probe-readiness.js';
 
 export type RestartReason = 'config_change' | 'crash' | 'unresponsive';
 export const RESTART_REASONS: readonly RestartReason[] = ['config_change', 'crash', 'unresponsive'];
@@ -13,8 +14,10 @@ export interface BeylaMetrics {
   up: client.Gauge;
   /** `coral_agent_beyla_generation`: generation number of the active instance. */
   generation: client.Gauge;
-  /** `coral_agent_beyla_readiness_failures_total`: new instances that never got ready. */
-  readinessFailures: client.Counter;
+  /** `coral_agent_beyla_readiness_failures_total{reason}`: new instances that never got ready, by why. */
+  readinessFailures: client.Counter<'reason'>;
+  /** `coral_agent_beyla_handover_duration_seconds`: from a candidate's spawn to it instrumenting what it must. */
+  handoverSeconds: client.Histogram;
   /** `coral_agent_beyla_swap_duration_seconds`: from the decision to swap to the new instance promoted. */
   swapSeconds: client.Histogram;
   /** `coral_agent_beyla_scrape_errors_total`: shared with the stable metrics server (get-or-create). */
@@ -44,6 +47,13 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
     registers,
   });
   for (const reason of RESTART_REASONS) restarts.inc({ reason }, 0);
+  const readinessFailures = new client.Counter({
+    name: 'coral_agent_beyla_readiness_failures_total',
+    help: 'New Beyla instances stopped because they did not get ready, by reason (exited, fatal, timeout, not_instrumented, cannot_run, spawn, stopping).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of READINESS_FAILURE_REASONS) readinessFailures.inc({ reason }, 0);
   return {
     restarts,
     discoveryPortsCount: new client.Gauge({
@@ -53,9 +63,11 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
     }),
     up: new client.Gauge({ name: 'coral_agent_beyla_up', help: '1 while a Beyla instance is active and ready, else 0.', registers }),
     generation: new client.Gauge({ name: 'coral_agent_beyla_generation', help: 'Generation number of the active Beyla instance.', registers }),
-    readinessFailures: new client.Counter({
-      name: 'coral_agent_beyla_readiness_failures_total',
-      help: 'New Beyla instances killed because they did not get ready (exit, fatal log line, deadline).',
+    readinessFailures,
+    handoverSeconds: new client.Histogram({
+      name: 'coral_agent_beyla_handover_duration_seconds',
+      help: 'Time from a new Beyla instance spawned to it instrumenting every process the old one did and every selected listener (eBPF load included).',
+      buckets: SWAP_BUCKETS,
       registers,
     }),
     swapSeconds: new client.Histogram({

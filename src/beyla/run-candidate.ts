@@ -5,7 +5,9 @@ import type { Logger } from '../log.js';
 import type { BeylaInstance } from './beyla-instance.js';
 import { INSTALL_HINT } from './find-beyla-binary.js';
 import { instanceRecord, removeInstanceRecord } from './instance-record.js';
-import { probeReadiness } from './probe-readiness.js';
+import { describeExpected } from './check-handover.js';
+import { probeReadiness, readinessFailureReason } from './probe-readiness.js';
+import type { HandoverProgress } from './supervisor-types.js';
 import { spawnCandidate } from './spawn-candidate.js';
 import { removeConfigFile } from './write-config-file.js';
 
@@ -20,6 +22,11 @@ export interface CandidateHost {
   readonly instances: Map<number, BeylaInstance>;
   readonly probes: Map<number, AbortController>;
   readonly cancelled: Set<number>;
+  /** Handover progress of candidates being probed, by generation (for status). */
+  readonly handover: Map<number, HandoverProgress>;
+  reportHandover(progress: HandoverProgress): void;
+  /** The instance serving now, whose processes a candidate must take over. */
+  activeInstance(): BeylaInstance | null;
   enqueue(make: () => LifecycleEvent | null | Promise<LifecycleEvent | null>): void;
   /** Awaited in the event queue just before a candidate's 'ready' event (the promotion moment). */
   beforeReady(candidate: BeylaInstance): Promise<void>;
@@ -61,16 +68,24 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
   const probe = new AbortController();
   host.probes.set(generation, probe);
   try {
-    await probeReadiness({
+    const ready = await probeReadiness({
       instance,
       readiness: target.settings.readiness,
       selectors: target.desired.selectors,
       excludePorts,
       signal: AbortSignal.any([probe.signal, host.abort.signal]),
+      handover: {
+        active: host.activeInstance(),
+        desired: target.desired,
+        onProgress: (check, elapsedMs) => host.reportHandover({
+          generation, instrumented: check.expected.length - check.missing.length, expected: check.expected.length,
+          missing: check.missing.map(describeExpected), elapsedMs,
+        }),
+      },
     });
     host.enqueue(async () => {
       await host.beforeReady(instance);
-      return { type: 'ready', at: Date.now(), generation };
+      return { type: 'ready', at: Date.now(), generation, ...ready };
     });
   } catch (error) {
     if (probe.signal.aborted) return; // stopped on purpose: the lifecycle already knows
@@ -79,9 +94,10 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
       ? `Beyla binary ${target.binary} cannot run: ${instance.exit?.spawnError}; ${INSTALL_HINT}`
       : error instanceof Error ? error.message : String(error);
     log.error({ err: error, beyla_error: instance.beylaError(), exit: instance.describeExit(), recent_errors: instance.recentErrors() }, 'Beyla candidate failed; the previous instance keeps serving');
-    host.enqueue(() => ({ type: 'not-ready', at: Date.now(), generation, message, cannotRun }));
+    host.enqueue(() => ({ type: 'not-ready', at: Date.now(), generation, message, cannotRun, reason: readinessFailureReason(error) }));
   } finally {
     host.probes.delete(generation);
+    host.handover.delete(generation);
   }
 }
 

@@ -30,6 +30,16 @@ export interface InstanceStatus {
   configFile: string;
 }
 
+/** A candidate's way to taking over: "candidate 7: 3 of 5 processes instrumented, 12 s". */
+export interface HandoverProgress {
+  generation: number;
+  instrumented: number;
+  expected: number;
+  /** "api pid 4121 port 8080" for each process still missing. */
+  missing: string[];
+  elapsedMs: number;
+}
+
 export interface SupervisorStatus {
   state: SupervisorState;
   /** Generation of the active instance (0: none). */
@@ -42,6 +52,8 @@ export interface SupervisorStatus {
   consecutiveCrashes: number;
   circuitOpen: boolean;
   portsString: string;
+  /** While a candidate is being probed with handover readiness. */
+  handover?: HandoverProgress;
 }
 
 export interface BeylaSupervisorOptions {

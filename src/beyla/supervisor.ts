@@ -16,7 +16,7 @@ import { planDesired } from './plan-desired.js';
 import { probeLiveness } from './probe-liveness.js';
 import { runCandidate, trackInstance } from './run-candidate.js';
 import { stopOrphans } from './stop-orphans.js';
-import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, PromotedExport, SupervisorStatus } from './supervisor-types.js';
+import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, HandoverProgress, PromotedExport, SupervisorStatus } from './supervisor-types.js';
 
 export type * from './supervisor-types.js';
 export { DEFAULT_TIMING } from '../lifecycle/timing.js';
@@ -45,6 +45,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   readonly probes = new Map<number, AbortController>();
   /** Generations told to stop before their process existed. */
   readonly cancelled = new Set<number>();
+  readonly handover = new Map<number, HandoverProgress>();
   private readonly metrics: BeylaMetrics;
   private machine: LifecycleState;
   private chain: Promise<void>;
@@ -108,7 +109,19 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   }
 
   status(): SupervisorStatus {
-    return describeStatus(this.machine, this.instances, this.binary);
+    const status = describeStatus(this.machine, this.instances, this.binary);
+    const candidate = status.instances.find((i) => i.role === 'candidate');
+    const progress = candidate ? this.handover.get(candidate.generation) : undefined;
+    return progress ? { ...status, handover: { ...progress, missing: [...progress.missing] } } : status;
+  }
+
+  reportHandover(progress: HandoverProgress): void {
+    this.handover.set(progress.generation, progress);
+    this.emitState();
+  }
+
+  activeInstance(): BeylaInstance | null {
+    return this.active;
   }
 
   /**
@@ -231,7 +244,8 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
         return;
       }
       case 'count-restart': this.metrics.restarts.inc({ reason: effect.reason }); return;
-      case 'count-readiness-failure': this.metrics.readinessFailures.inc(); return;
+      case 'count-readiness-failure': this.metrics.readinessFailures.inc({ reason: effect.reason }); return;
+      case 'observe-handover': this.metrics.handoverSeconds.observe(effect.seconds); return;
       case 'observe-swap': this.metrics.swapSeconds.observe(effect.seconds); return;
       case 'log': this.log[effect.level](effect.fields, effect.msg); return;
     }
@@ -302,7 +316,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private emitState(): void {
     const status = this.status();
     const { instances, ...rest } = status;
-    const signature = JSON.stringify({ ...rest, instances: instances.map((i) => [i.generation, i.role]) });
+    const signature = JSON.stringify({ ...rest, handover: rest.handover ? [rest.handover.instrumented, rest.handover.expected] : null, instances: instances.map((i) => [i.generation, i.role]) });
     if (signature === this.lastEmitted) return;
     this.lastEmitted = signature;
     this.emit('state', status);

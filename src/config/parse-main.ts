@@ -55,6 +55,7 @@ function buildSettings(file: string, values: Map<string, unknown>): AgentSetting
         timeoutMs: get('agent.beyla.readiness.timeout'),
         minUptimeMs: get('agent.beyla.readiness.min_uptime'),
         requireInstrumented: get('agent.beyla.readiness.require_instrumented'),
+        handover: get('agent.beyla.readiness.handover'),
       },
       shutdownTimeoutMs: get('agent.beyla.shutdown_timeout'),
       whenEmpty: get('agent.beyla.when_empty'),

@@ -53,6 +53,8 @@ export interface ReadinessSettings {
   timeoutMs: number;
   minUptimeMs: number;
   requireInstrumented: boolean;
+  /** A candidate must instrument what the active instance does, and every selected listener, before it replaces it (default true). */
+  handover?: boolean;
 }
 
 export interface BeylaSettings {

@@ -105,6 +105,11 @@ function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready'
   if (!candidate || candidate.generation !== e.generation || candidate.failure) return;
   if (e.type === 'ready' && !candidate.exited) {
     promote(d, candidate);
+    if (e.handoverMs !== undefined) d.fx.push({ type: 'observe-handover', seconds: e.handoverMs / 1000 });
+    if (e.warning) {
+      log(d, 'warn', e.warning, { generation: e.generation });
+      d.s = { ...d.s, reason: e.warning };
+    }
     return;
   }
   const failure = e.type === 'ready'
@@ -112,7 +117,8 @@ function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready'
     : { message: e.message, cannotRun: e.type === 'not-ready' && e.cannotRun };
   const failed: Candidate = { ...candidate, failure, exited: candidate.exited || e.type === 'spawn-failed' };
   d.s = { ...d.s, phase: withCandidate(d.s.phase, failed) };
-  d.fx.push({ type: 'count-readiness-failure' });
+  const reason = e.type === 'ready' ? 'exited' : e.type === 'spawn-failed' ? 'spawn' : e.cannotRun ? 'cannot_run' : e.reason ?? 'timeout';
+  d.fx.push({ type: 'count-readiness-failure', reason });
   if (failed.exited) {
     finishFailure(d, failed);
   } else {

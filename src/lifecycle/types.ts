@@ -126,8 +126,8 @@ export type LifecycleEvent =
   | { type: 'desired'; at: number; requests: number[]; why: 'change' | 'retry'; plan: Plan }
   | { type: 'spawned'; at: number; generation: number; pid: number | null }
   | { type: 'spawn-failed'; at: number; generation: number; message: string }
-  | { type: 'ready'; at: number; generation: number }
-  | { type: 'not-ready'; at: number; generation: number; message: string; cannotRun: boolean }
+  | { type: 'ready'; at: number; generation: number; warning?: string; handoverMs?: number }
+  | { type: 'not-ready'; at: number; generation: number; message: string; cannotRun: boolean; reason?: string }
   | { type: 'exited'; at: number; generation: number; description: string; exitCode: number | null; signal: string | null }
   | { type: 'fatal'; at: number; generation: number; line: string }
   | { type: 'liveness'; at: number; generation: number; ok: boolean; probe: string; detail: string }
@@ -154,8 +154,10 @@ export type Effect =
   /** Turn the newest desired state into a plan again (binary lookup) and send it as a 'retry'. */
   | { type: 'replan' }
   | { type: 'count-restart'; reason: RestartReason }
-  | { type: 'count-readiness-failure' }
+  | { type: 'count-readiness-failure'; reason: string }
   | { type: 'observe-swap'; seconds: number }
+  /** From the candidate's spawn to it instrumenting what it must (handover readiness). */
+  | { type: 'observe-handover'; seconds: number }
   | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
 
 export interface StepResult {

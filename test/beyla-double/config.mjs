@@ -159,6 +159,7 @@ export const loadConfig = ({ argv, env }) => {
   const internalPort = internal?.exporter === 'prometheus' ? optionalPort(internal.prometheus?.port, 'internal_metrics.prometheus.port') : undefined;
   const healthPort = optionalPort(doc.health_check?.port, 'health_check.port');
   const fault = doc.x_test_double?.fault;
+  const loadMs = doc.x_test_double?.ebpf_load_ms ?? env.FAKE_BEYLA_EBPF_LOAD_MS;
 
   return {
     path,
@@ -171,6 +172,8 @@ export const loadConfig = ({ argv, env }) => {
     metrics: metricsPort === undefined ? undefined : { port: metricsPort, path: doc.prometheus_export.path || '/metrics' },
     health: healthPort === undefined ? undefined : { port: healthPort },
     internal: internalPort === undefined ? undefined : { port: internalPort, path: internal.prometheus.path || '/internal/metrics' },
+    // How long loading and attaching the eBPF programs takes before the first process is instrumented (real hosts: seconds).
+    ebpfLoadMs: Number.isFinite(Number(loadMs)) && Number(loadMs) > 0 ? Number(loadMs) : 0,
     faultText: Array.isArray(fault) ? fault.join(',') : typeof fault === 'string' ? fault : '',
     // As Beyla: the signal's variable (over the file's endpoint), else the common one plus /v1/traces.
     tracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || doc.otel_traces_export?.endpoint
