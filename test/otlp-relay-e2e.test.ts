@@ -1,11 +1,13 @@
 // A real OTLP/HTTP receiver (decoding with OpenTelemetry's generated protobuf code) behind the agent's relay through 10 Beyla swaps.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { createDaemonHarness, dropIn, waitUntil } from './support/daemon-harness.js';
+import { coralAgentPath, createDaemonHarness, dropIn, waitUntil } from './support/daemon-harness.js';
 
 const EVENT_MS = 5;
 const EXPORT_MS = 200;
@@ -90,4 +92,19 @@ test('through 10 swaps the collector gets each span once, from one generation at
   assert.deepEqual(duplicated.filter((k) => !nearPromotion(k)), [], 'no span was exported twice (away from the promotion instant)');
   assert.deepEqual(missing.filter((k) => !nearPromotion(k)), [], 'no span was lost (away from the promotion instant)');
   assert.ok(duplicated.length + missing.length <= SWAPS * (EXPORT_MS / EVENT_MS), 'at most one batch per swap');
+});
+
+test('an OTLP export over gRPC makes the agent refuse to start, saying what to set', async (t) => {
+  const h = await createDaemonHarness(t, { dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  const yaml = await readFile(h.configPath, 'utf8');
+  await writeFile(h.configPath, yaml.replace('  beyla:\n', '  beyla:\n    env:\n      OTEL_EXPORTER_OTLP_ENDPOINT: http://collector.example:4317\n'));
+  const child = spawn(process.execPath, [coralAgentPath(), 'run', '--config', h.configPath], { cwd: h.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  let said = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { said += c; });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { said += c; });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 65, `EX_DATAERR, as for any invalid configuration; output:\n${said}`);
+  assert.match(said, /uses gRPC; coral-agent relays OTLP over HTTP only/);
+  assert.match(said, /OTEL_EXPORTER_OTLP_PROTOCOL: http\/protobuf/);
+  assert.deepEqual(await h.leftoverBeyla(), []);
 });

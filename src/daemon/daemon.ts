@@ -15,6 +15,7 @@ import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
 import { startOtlpRelay, type OtlpRelay } from '../otlp/start-otlp-relay.js';
 import { planOtlpRelay, relayInstanceEnv } from '../plan/plan-otlp-relay.js';
+import { scrubEnv } from '../beyla/scrub-env.js';
 import { fetchText } from '../beyla/fetch-text.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { DropInCache } from '../store/drop-in-cache.js';
@@ -98,7 +99,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: log,
   });
   // OTLP export is relayed so that two overlapping generations never both reach the user's collector.
-  const otlpPlan = planOtlpRelay(settings.beyla);
+  const otlpPlan = planOtlpRelay({ env: scrubEnv(env, settings.beyla.env), config: settings.beyla.config });
   if (otlpPlan.kind === 'refused') throw new CoralError('INVALID_CONFIG', otlpPlan.message, { hint: otlpPlan.hint });
   const otlp: OtlpRelay | null = otlpPlan.kind === 'relay'
     ? await startOtlpRelay({ upstream: otlpPlan.upstream, isActive: (generation): boolean => supervisor.status().generation === generation, registry, logger: log })
