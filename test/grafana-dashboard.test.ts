@@ -17,11 +17,11 @@ const RULES = fileURLToPath(new URL('../../packaging/prometheus/coral-agent.rule
 const DS_VARIABLE = '${datasource}';
 
 /**
- * Series the dashboard shows that the agent does not export yet (the handover metrics). A query
+ * Series the dashboard shows that the agent does not export yet (handover's service gauges). A query
  * naming one may come back empty only while the agent's own scrape does not contain it; once the
  * agent exports it, the query must return data like every other.
  */
-const AWAITED = ['coral_agent_services_instrumented', 'coral_agent_services_uninstrumented', 'coral_agent_beyla_handover_duration_seconds'];
+const AWAITED = ['coral_agent_services_instrumented', 'coral_agent_services_uninstrumented'];
 
 interface Target { refId: string; expr: string; datasource: { type: string; uid: string } }
 interface Panel { id: number; type: string; title: string; datasource?: { type: string; uid: string }; gridPos: { h: number; w: number; x: number; y: number }; targets?: Target[] }
