@@ -19,3 +19,28 @@ test('a binary that is not Beyla is reported, not guessed', async () => {
   await assert.rejects(readBeylaVersion('/bin/true', { PATH: process.env.PATH }), /printed no "Grafana Beyla" version line \(exit 0\)/);
   await assert.rejects(readBeylaVersion('/nonexistent/beyla', { PATH: process.env.PATH }), /could not be run/);
 });
+
+test('the running instance\'s version, from its first log line, is in the supervisor status and in coral status', { timeout: 30_000 }, async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const client = (await import('prom-client')).default;
+  const { BeylaSupervisor } = await import('../src/beyla/supervisor.js');
+  const { createLogger } = await import('../src/log.js');
+  const { settings, desired } = await import('./support/supervisor-fixtures.js');
+  const { formatStatus } = await import('../src/cli/coral-status.js');
+  const { readAgentStatus } = await import('../src/cli/coral-fetch-status.js');
+  const runtimeDir = await mkdtemp(join(tmpdir(), 'coral-version-'));
+  t.after(() => rm(runtimeDir, { recursive: true, force: true }));
+  const sup = new BeylaSupervisor({
+    settings: settings({ env: { FAKE_BEYLA_VERSION: 'v9.8.7' } }), runtimeDir, logger: createLogger({ level: 'silent', env: {} }),
+    registry: new client.Registry(), excludePorts: [], env: { PATH: process.env.PATH ?? '' },
+  });
+  t.after(() => sup.stop());
+  const outcome = await sup.apply(desired(9871));
+  assert.equal(outcome.result, 'started', outcome.error);
+  const status = sup.status();
+  assert.equal(status.instances[0]?.version, 'v9.8.7');
+  const text = formatStatus(readAgentStatus({ state: 'ready', beyla: JSON.parse(JSON.stringify(status)) }));
+  assert.ok(text.some((l) => /^ {2}active: generation 1, pid \d+, Beyla v9\.8\.7$/.test(l)), text.join('\n'));
+});

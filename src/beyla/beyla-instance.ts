@@ -71,6 +71,8 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   /** What it logged as instrumented ('instrumenting process' lines), for the handover check. */
   readonly instrumented = new InstrumentedProcesses();
   fatalLine: string | null = null;
+  /** Beyla's version, from its first log line (`msg="Grafana Beyla" Version=...`), once seen. */
+  version: string | undefined = undefined;
   private readonly errorLines: string[] = [];
   private readonly lastLines: string[] = [];
   private readonly log: Logger;
@@ -164,6 +166,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     }
     this.reportDropped();
     const record: BeylaLogRecord = parseBeylaLog(raw);
+    if (this.version === undefined && record.msg === 'Grafana Beyla' && record.fields.version) this.version = record.fields.version;
     this.log[record.level]({ ...record.fields, stream, ...(record.structured ? {} : { raw: true }), ...(truncated > 0 ? { truncated } : {}) }, record.msg);
     this.lastLines.push(this.textOf(record));
     if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();

@@ -11,7 +11,7 @@ export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number,
   const describe = (generation: number, role: InstanceStatus['role']): InstanceStatus[] => {
     const instance = processes.get(generation);
     if (!instance || (role === 'stopping' && !instance.running)) return [];
-    return [{ generation, pid: instance.pid ?? null, role, ports: { ...instance.ports }, startedAt: new Date(instance.startedAt).toISOString(), configFile: instance.configFile }];
+    return [{ generation, pid: instance.pid ?? null, role, ports: { ...instance.ports }, startedAt: new Date(instance.startedAt).toISOString(), configFile: instance.configFile, ...(instance.version ? { version: instance.version } : {}) }];
   };
   const instances = [
     ...(active ? describe(active.generation, 'active') : []),

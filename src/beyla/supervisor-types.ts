@@ -28,6 +28,8 @@ export interface InstanceStatus {
   ports: InstancePorts;
   startedAt: string;
   configFile: string;
+  /** Beyla's version from its first log line, once printed. */
+  version?: string;
 }
 
 /** A candidate's way to taking over: "candidate 7: 3 of 5 processes instrumented, 12 s". */

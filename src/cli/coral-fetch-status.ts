@@ -4,7 +4,7 @@ import type { Diagnostic, PortRange } from '../config/types.js';
 import { controlRequest } from '../control/control-request.js';
 import { CoralError } from '../errors.js';
 
-export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown }
+export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown; version?: string }
 export interface SwapStatus { generation?: number; result?: string; error?: string; at?: string; durationMs?: number }
 export interface HealthStatus { state?: string; kind?: string; target?: string; lastError?: string }
 
@@ -94,7 +94,7 @@ export function readAgentStatus(body: unknown): AgentStatus {
       state: str(beyla.state) ?? 'unknown',
       reason: str(beyla.reason),
       generation: num(beyla.generation),
-      instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports })),
+      instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports, version: str(obj(i).version) })),
       lastSwap: swap && defined({ generation: num(swap.generation), result: str(swap.result), error: str(swap.error), at: str(swap.at), durationMs: num(swap.durationMs) }),
     }),
     rejected: list(b.rejected).map((r) => {

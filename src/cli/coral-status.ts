@@ -53,7 +53,7 @@ export function formatStatus(s: AgentStatus): string[] {
   lines.push(`Beyla: ${b.state}${b.generation === undefined ? '' : `, generation ${b.generation}`}${b.reason ? ` (${b.reason})` : ''}`);
   if (b.state !== 'ready' && (isHostReason(b.reason) || isHostReason(b.lastSwap?.error))) lines.push(`  hint: ${DOCTOR_HINT}`);
   for (const i of b.instances) {
-    lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}`);
+    lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}${i.version ? `, Beyla ${i.version}` : ''}`);
   }
   if (b.lastSwap) {
     const w = b.lastSwap;
