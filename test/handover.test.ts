@@ -116,24 +116,31 @@ test('20 handover swaps (ports added and removed, exe globs changed, services re
   assert.ok(Math.min(...swapMs) >= EBPF_LOAD_MS, `a swap was promoted before the eBPF load delay: ${Math.min(...swapMs)} ms`);
   const text = await registry.metrics();
   assert.equal(metricValue(text, 'coral_agent_beyla_handover_duration_seconds_count'), 21);
+  assert.equal(metricValue(text, 'coral_agent_services_instrumented'), configured.length);
+  assert.equal(metricValue(text, 'coral_agent_services_uninstrumented'), 0);
+  const coverage = sup.status().services ?? [];
+  assert.deepEqual(coverage.map((c) => [c.service, c.instrumentedPids]), configured.map((s) => [s.name, [s.child.pid]]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
   assert.ok(states.some((s) => s.handover && s.handover.expected > 0), 'status showed the candidate\'s handover progress');
   t.diagnostic(`swaps: min ${Math.min(...swapMs)} ms, max ${Math.max(...swapMs)} ms; ${checked} samples checked, 0 uncovered`);
 });
 
 test('the same swaps with readiness.handover off do leave services uninstrumented (the check can fail)', async (t) => {
-  const { sup, lines } = await harness(t, false);
+  const { sup, lines, registry } = await harness(t, false);
   const services = [await startService(t, 'api'), await startService(t, 'web')];
   let configured = services.slice(0, 1);
   const sampler = new InstrumentationSampler({ sup, logs: lines, owners: () => new Map(configured.map((s) => [s.port, s.child.pid ?? 0])) });
   assert.equal((await sup.apply(desiredOf(configured))).result, 'started');
   await instrumentedByActive(sup, lines, services[0]?.child.pid ?? 0);
+  let uninstrumentedSeen = 0;
   for (const next of [services, services.slice(0, 1)]) {
     configured = next;
     assert.equal((await sup.apply(desiredOf(configured))).result, 'swapped');
+    uninstrumentedSeen = Math.max(uninstrumentedSeen, metricValue(await registry.metrics(), 'coral_agent_services_uninstrumented') ?? 0);
     for (const s of configured) await instrumentedByActive(sup, lines, s.child.pid ?? 0);
   }
   await sampler.stop();
   const gaps = sampler.gaps();
   assert.ok(gaps.length > 0, 'promoting before instrumentation must show uncovered samples');
+  assert.ok(uninstrumentedSeen > 0, 'coral_agent_services_uninstrumented says so right after such a swap');
   t.diagnostic(`${gaps.length} uncovered samples (about ${gaps.length * 50} ms) over 2 swaps without handover`);
 });

@@ -38,6 +38,36 @@ function scrapeErrorCounter(registry: client.Registry): client.Counter {
 
 export const SWAP_BUCKETS = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60];
 
+/**
+ * `coral_agent_services_instrumented` / `coral_agent_services_uninstrumented`: configured services
+ * whose every listening process the active Beyla has instrumented, and those with a listener it has
+ * not. A service with no listener is in neither. Computed at each scrape from `coverage`.
+ */
+export function createCoverageGauges(registry: client.Registry, coverage: () => Promise<ReadonlyArray<{ pids: number[]; instrumentedPids: number[] }>>): void {
+  let last: Promise<ReadonlyArray<{ pids: number[]; instrumentedPids: number[] }>> | null = null;
+  const current = (): Promise<ReadonlyArray<{ pids: number[]; instrumentedPids: number[] }>> => {
+    // Both gauges are collected in one scrape: compute once for both.
+    last ??= coverage().catch(() => []).finally(() => setImmediate(() => { last = null; }));
+    return last;
+  };
+  new client.Gauge({
+    name: 'coral_agent_services_instrumented',
+    help: 'Configured services whose every listening process the active Beyla instance has instrumented (its instrumenting process log lines).',
+    registers: [registry],
+    async collect() {
+      this.set((await current()).filter((s) => s.pids.length > 0 && s.instrumentedPids.length === s.pids.length).length);
+    },
+  });
+  new client.Gauge({
+    name: 'coral_agent_services_uninstrumented',
+    help: 'Configured services with a listening process the active Beyla instance has not instrumented (none active: every service with a listener).',
+    registers: [registry],
+    async collect() {
+      this.set((await current()).filter((s) => s.pids.length > s.instrumentedPids.length).length);
+    },
+  });
+}
+
 export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
   const registers = [registry];
   const restarts = new client.Counter({

@@ -5,6 +5,7 @@ import type { SupervisorTiming } from '../lifecycle/timing.js';
 import type { ApplyResult, SupervisorState, SwapRecord } from '../lifecycle/types.js';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
+import type { ServiceCoverage } from './service-coverage.js';
 
 export type { ApplyResult, SupervisorState, SwapRecord, SupervisorTiming };
 
@@ -56,6 +57,8 @@ export interface SupervisorStatus {
   portsString: string;
   /** While a candidate is being probed with handover readiness. */
   handover?: HandoverProgress;
+  /** Per configured service: listening pids and those the active generation instruments (as of the last scrape or status refresh). */
+  services?: ServiceCoverage[];
 }
 
 export interface BeylaSupervisorOptions {

@@ -9,7 +9,8 @@ import type { Logger } from '../log.js';
 import { METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
 import type { BeylaInstance } from './beyla-instance.js';
-import { createBeylaMetrics, type BeylaMetrics } from './create-beyla-metrics.js';
+import { createBeylaMetrics, createCoverageGauges, type BeylaMetrics } from './create-beyla-metrics.js';
+import { serviceCoverage, type ServiceCoverage } from './service-coverage.js';
 import { fetchText } from './fetch-text.js';
 import { describeStatus } from './describe-status.js';
 import { planDesired } from './plan-desired.js';
@@ -61,6 +62,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private stopProbing: (() => void) | null = null;
   private lastScrape: { generation: number; text: string } | null = null;
   private lastEmitted = '';
+  private lastCoverage: ServiceCoverage[] = [];
   private readonly stopped: Promise<void>;
   private readonly onPromote: BeylaSupervisorOptions['onPromote'];
   private readonly extraEnv: BeylaSupervisorOptions['instanceEnv'];
@@ -77,6 +79,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.env = opts.env ?? process.env;
     this.timing = resolveTiming(opts.timing);
     this.metrics = createBeylaMetrics(opts.registry);
+    createCoverageGauges(opts.registry, () => this.coverage());
     this.metrics.up.set(0);
     this.metrics.generation.set(0);
     this.metrics.discoveryPortsCount.set(0);
@@ -112,12 +115,25 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     const status = describeStatus(this.machine, this.instances, this.binary);
     const candidate = status.instances.find((i) => i.role === 'candidate');
     const progress = candidate ? this.handover.get(candidate.generation) : undefined;
-    return progress ? { ...status, handover: { ...progress, missing: [...progress.missing] } } : status;
+    const withCoverage = { ...status, services: this.lastCoverage.map((c) => ({ ...c })) };
+    return progress ? { ...withCoverage, handover: { ...progress, missing: [...progress.missing] } } : withCoverage;
   }
 
   reportHandover(progress: HandoverProgress): void {
     this.handover.set(progress.generation, progress);
     this.emitState();
+  }
+
+  /** Per configured service, the processes listening on its ports and those the active instance instruments. */
+  async coverage(): Promise<ServiceCoverage[]> {
+    const active = activeOf(this.machine);
+    const selectors = active?.target.desired.selectors ?? this.latest?.desired.selectors ?? [];
+    const result = await serviceCoverage({
+      selectors, instrumented: active ? this.instances.get(active.generation)?.instrumented ?? null : null,
+      generation: active?.generation ?? 0, excludePorts: this.excludePorts, selfPid: process.pid,
+    });
+    this.lastCoverage = result;
+    return result;
   }
 
   activeInstance(): BeylaInstance | null {
@@ -206,6 +222,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
         this.active = instance;
         this.stopProbing?.();
         this.stopProbing = instance ? this.watchLiveness(instance) : null;
+        void this.coverage().catch((error: unknown) => this.log.debug({ err: error }, 'could not read service coverage'));
         return;
       }
       case 'deactivate':

@@ -1,0 +1,49 @@
+// Which configured services the active Beyla instruments: per service, the processes listening on its ports and those it has instrumented.
+import { exeGlobMatcher } from '../config/exe-glob.js';
+import type { PortRange } from '../config/types.js';
+import { subtractPorts } from '../plan/format-ports.js';
+import type { Selector } from '../plan/types.js';
+import { findListeners } from './find-listeners.js';
+import { stillRunning, type InstrumentedProcesses } from './instrumented-processes.js';
+
+export interface ServiceCoverage {
+  service: string;
+  /** Generation of the active instance (0: none). */
+  generation: number;
+  /** Processes listening on the service's ports (selected by its exe glob, if any). */
+  pids: number[];
+  /** Those of them the active instance has logged as instrumented. */
+  instrumentedPids: number[];
+}
+
+const inRanges = (ranges: readonly PortRange[], port: number): boolean => ranges.some((r) => port >= r.from && port <= r.to);
+
+/** One entry per service named in the selectors; a service with no listener has empty pids. */
+export async function serviceCoverage(opts: {
+  selectors: readonly Selector[];
+  instrumented: InstrumentedProcesses | null;
+  generation: number;
+  excludePorts: readonly number[];
+  selfPid: number;
+}): Promise<ServiceCoverage[]> {
+  const selectors = opts.selectors.map((s) => ({ services: s.services, ports: subtractPorts(s.openPorts, opts.excludePorts), exe: s.exePath ? exeGlobMatcher(s.exePath) ?? /(?!)/ : undefined }));
+  const listeners = selectors.length === 0 ? [] : await findListeners((port) => selectors.some((s) => inRanges(s.ports, port)));
+  const seen = await opts.instrumented?.list() ?? [];
+  const live = new Set<number>();
+  for (const p of seen) if (await stillRunning(p)) live.add(p.pid);
+  const byService = new Map<string, Set<number>>();
+  for (const s of selectors) for (const name of s.services) byService.set(name, byService.get(name) ?? new Set());
+  for (const l of listeners) {
+    if (l.pid === undefined || l.pid === opts.selfPid) continue;
+    for (const s of selectors) {
+      if (!inRanges(s.ports, l.port) || (s.exe && !s.exe.test(l.exe ?? ''))) continue;
+      for (const name of s.services) byService.get(name)?.add(l.pid);
+    }
+  }
+  return [...byService].sort(([a], [b]) => a.localeCompare(b)).map(([service, pids]) => ({
+    service,
+    generation: opts.generation,
+    pids: [...pids].sort((a, b) => a - b),
+    instrumentedPids: [...pids].filter((pid) => live.has(pid)).sort((a, b) => a - b),
+  }));
+}
