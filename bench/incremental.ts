@@ -62,7 +62,6 @@ export async function run(options: IncrementalBenchOptions = {}): Promise<Record
     for (let round = 0; round < rounds; round++) {
       // One file changes its port; the other 9,999 stay as they are.
       await writeFile(join(dir, 'svc-00007.yaml'), `name: svc-7\nport: ${40_000 + round}\n`);
-      cache.hint(join(dir, 'svc-00007.yaml')); // what the watcher's event does in the agent
       let next: Snapshot | undefined;
       incremental.push(await cpuMs(async () => {
         next = await reconcileWork({ configPath, previous, cache, validators });

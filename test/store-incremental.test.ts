@@ -40,36 +40,29 @@ test('a load with a cache reads only the files whose identity changed, and sees 
   for (const [name, port] of [['a', 8001], ['b', 8002], ['c', 8003]] as const) await writeFile(join(dir, `${name}.yaml`), `name: ${name}\nport: ${port}\n`);
   const cache = new DropInCache();
   const first = await loadSnapshot({ configPath, env: {}, validators, cache });
-  assert.deepEqual(cache.last, { full: true, reused: 0, read: 3, statted: 3 });
+  assert.deepEqual(cache.last, { full: true, reused: 0, read: 3 });
   assert.deepEqual(ports(first.snapshot), ['a:8001', 'b:8002', 'c:8003']);
 
   const again = await loadSnapshot({ configPath, env: {}, validators, cache, previous: first.snapshot });
-  assert.deepEqual(cache.last, { full: false, reused: 3, read: 0, statted: 0 }, 'no event named a file: nothing stat\'ed');
+  assert.deepEqual(cache.last, { full: false, reused: 3, read: 0 });
   assert.deepEqual(again.snapshot, first.snapshot);
 
   // Same size, same inode, new content: mtime/ctime in ns tell it apart.
   await rewriteInPlace(join(dir, 'b.yaml'), 'name: b\nport: 8009\n');
   await writeFile(join(dir, 'd.yaml'), 'name: d\nport: 8004\n');
   await unlink(join(dir, 'a.yaml'));
-  // Not named by an event: b.yaml's change waits for the next sweep; the new d.yaml is read at once.
-  const unhinted = await loadSnapshot({ configPath, env: {}, validators, cache, previous: again.snapshot });
-  assert.deepEqual(ports(unhinted.snapshot), ['b:8002', 'c:8003', 'd:8004']);
-  cache.hint(join(dir, 'b.yaml'));
-  const edited = await loadSnapshot({ configPath, env: {}, validators, cache, previous: unhinted.snapshot });
-  assert.deepEqual(cache.last, { full: false, reused: 2, read: 1, statted: 1 });
+  const edited = await loadSnapshot({ configPath, env: {}, validators, cache, previous: again.snapshot });
+  assert.deepEqual(cache.last, { full: false, reused: 1, read: 2 });
   assert.deepEqual(ports(edited.snapshot), ['b:8009', 'c:8003', 'd:8004']);
   assert.deepEqual([...cache.entries.keys()].sort(), ['b.yaml', 'c.yaml', 'd.yaml'].map((n) => join(dir, n)));
 
   // An invalid file is cached as invalid, and its fix is read.
   await writeFile(join(dir, 'c.yaml'), 'name: c\nport: [\n');
-  cache.hint(join(dir, 'c.yaml'));
   const broken = await loadSnapshot({ configPath, env: {}, validators, cache, previous: edited.snapshot });
   assert.deepEqual(broken.invalidFiles, [join(dir, 'c.yaml')]);
-  cache.sweep(); // a resync: every file stat'ed, none changed
   await loadSnapshot({ configPath, env: {}, validators, cache, previous: broken.snapshot });
-  assert.deepEqual(cache.last, { full: false, reused: 3, read: 0, statted: 3 });
+  assert.deepEqual(cache.last, { full: false, reused: 3, read: 0 });
   await writeFile(join(dir, 'c.yaml'), 'name: c\nport: 8005\n');
-  cache.hint(join(dir, 'c.yaml'));
   const fixed = await loadSnapshot({ configPath, env: {}, validators, cache, previous: broken.snapshot });
   assert.deepEqual(fixed.invalidFiles, []);
   assert.deepEqual(ports(fixed.snapshot), ['b:8009', 'c:8005', 'd:8004']);
@@ -91,33 +84,20 @@ test('a rewrite that keeps the identity (same size, same timestamp tick) is caug
   assert.ok(identity !== undefined);
   cache.entries.get(file)!.identity = identity;
 
-  cache.hint(file);
   now += 59_999;
   const blind = await loadSnapshot({ configPath, env: {}, validators, cache, previous: first.snapshot });
-  assert.deepEqual(cache.last, { full: false, reused: 1, read: 0, statted: 1 });
+  assert.deepEqual(cache.last, { full: false, reused: 1, read: 0 });
   assert.deepEqual(ports(blind.snapshot), ['web:8001'], 'identity unchanged: the file is not read again before the full re-read is due');
 
   now += 1;
   const caught = await loadSnapshot({ configPath, env: {}, validators, cache, previous: blind.snapshot });
-  assert.deepEqual(cache.last, { full: true, reused: 0, read: 1, statted: 1 });
+  assert.deepEqual(cache.last, { full: true, reused: 0, read: 1 });
   assert.deepEqual(ports(caught.snapshot), ['web:8002']);
 
   // invalidate() (what a reload does) forces the next load to be full as well.
   cache.invalidate();
   await loadSnapshot({ configPath, env: {}, validators, cache, previous: caught.snapshot });
   assert.equal(cache.last.full, true);
-});
-
-test('an event about anything but one drop-in (the main file, a ConfigMap entry, a resync) makes the next load stat every file', async (t) => {
-  const { dir, configPath } = await configDir(t);
-  await writeFile(join(dir, 'web.yaml'), 'name: web\nport: 8001\n');
-  const cache = new DropInCache();
-  const first = await loadSnapshot({ configPath, env: {}, validators, cache });
-  await rewriteInPlace(join(dir, 'web.yaml'), 'name: web\nport: 8002\n');
-  cache.hint(join(dir, '..data'));
-  const swept = await loadSnapshot({ configPath, env: {}, validators, cache, previous: first.snapshot });
-  assert.deepEqual(cache.last, { full: false, reused: 0, read: 1, statted: 1 });
-  assert.deepEqual(ports(swept.snapshot), ['web:8002']);
 });
 
 test('a change of what parsing depends on (health defaults) re-reads every file', async (t) => {

@@ -136,7 +136,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const onDirty = (reason: DirtyReason): void => {
     servicesView.markDirty(reason.kind === 'resync' ? undefined : reason.path);
-    dropInCache.hint(reason.kind === 'resync' ? undefined : reason.path);
     reconcile.markDirty();
     reconciler.trigger(reason.kind === 'resync' ? 'resync' : `${reason.event ?? 'event'} ${reason.path ?? ''}`.trim());
   };

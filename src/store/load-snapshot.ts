@@ -64,11 +64,10 @@ export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResul
   const origins = !mainValid && options.previous ? options.previous.origins : { ...fallback.origins, config: { kind: origin === 'default' ? 'default' : origin, ...(origin === 'env' ? { name: 'CORAL_CONFIG' } : origin === 'flag' ? { name: 'config' } : {}) } } as Snapshot['origins'];
 
   const { cache } = options;
-  const full = cache?.begin(JSON.stringify([settings.servicesDir, settings.health]), settings.servicesDir) ?? true;
+  const full = cache?.begin(JSON.stringify([settings.servicesDir, settings.health])) ?? true;
   const listing = await readDropIns(settings.servicesDir, cache && !full
-    ? { reuse: (file, identity) => cache.entries.get(file)?.identity === identity, known: (file) => cache.known(file) }
+    ? { reuse: (file, identity) => cache.entries.get(file)?.identity === identity }
     : cache ? { reuse: () => false } : {});
-  if (cache) cache.last.statted = listing.statted ?? 0;
   const results: FileResult[] = [mainResult];
   listing.files.forEach((source, i) => {
     if ('reused' in source) {

@@ -111,16 +111,12 @@ export type DropInSource = SourceFile | { file: string; reused: true };
 export interface ReadDropInsOptions {
   /** Called with each regular file's identity (see drop-in-cache.ts); true skips reading it. */
   reuse?: (file: string, identity: string) => boolean;
-  /** With `reuse`: the identity to trust without a stat (a file no event named), else undefined. */
-  known?: (file: string) => string | undefined;
 }
 
 export interface DropInListing {
   files: DropInSource[];
   /** With `reuse`: each file's identity as stat'ed before it was read (undefined: not known). */
   identities?: (string | undefined)[];
-  /** With `reuse`: how many files were stat'ed. */
-  statted?: number;
   /** Problems with the directory itself (world-writable: every drop-in in it is rejected). */
   dirErrors: Diagnostic[];
   /** False when the directory does not exist (no drop-ins, not an error). */
@@ -165,7 +161,7 @@ export async function readDropIns(dir: string, opts: ReadDropInsOptions = {}): P
   const { reuse } = opts;
   if (!reuse) return { files: await mapInOrder(entries, READ_CONCURRENCY, read), dirErrors: [], exists: true };
   // Identity first, then the read: a file changed in between is seen as changed next time.
-  const { ids, statted } = await identities(entries, (e) => join(dir, e.name), opts.known);
+  const ids = await identities(entries, (e) => join(dir, e.name));
   const files: DropInSource[] = new Array<DropInSource>(entries.length);
   const toRead: number[] = [];
   entries.forEach((e, i) => {
@@ -179,7 +175,7 @@ export async function readDropIns(dir: string, opts: ReadDropInsOptions = {}): P
   toRead.forEach((index, k) => {
     files[index] = fresh[k]!;
   });
-  return { files, identities: ids, statted, dirErrors: [], exists: true };
+  return { files, identities: ids, dirErrors: [], exists: true };
 }
 
 async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
