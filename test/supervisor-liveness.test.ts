@@ -176,7 +176,9 @@ describe('BeylaSupervisor orphans', () => {
     // Old records are gone; the running instance has its own record with its pid.
     const files = (await readdir(s.runtimeDir)).sort();
     assert.deepEqual(files, ['beyla-1.pid', 'beyla-1.yaml']);
-    assert.equal(Number((await readFile(join(s.runtimeDir, 'beyla-1.pid'), 'utf8')).trim()), activePid(sup));
+    const record = await readFile(join(s.runtimeDir, 'beyla-1.pid'), 'utf8');
+    assert.equal(Number(record.split('\n')[0]), activePid(sup));
+    assert.match(record, new RegExp(`\\nowner ${process.pid} \\d+\\n$`), 'the record names its owning agent');
 
     await sup.stop();
     assert.deepEqual(await readdir(s.runtimeDir), [], 'the record is removed when the instance exits');

@@ -4,6 +4,8 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
+import { recordOwner } from './instance-record.js';
+import { processStartTime } from './process-start-time.js';
 import { configFilePath } from './write-config-file.js';
 
 const POLL_MS = 50;
@@ -21,9 +23,10 @@ export interface StopOrphansOptions {
 /**
  * What was found for one record: `stopped` (exited after SIGTERM), `killed` (needed SIGKILL),
  * `survived` (still there after SIGKILL), `gone` (not running), `pid_reused` (the pid now belongs to
- * a process whose command line does not name the record's config file: left alone).
+ * a process whose command line does not name the record's config file: left alone), `owner_alive`
+ * (the agent that started it, by pid and start time, still runs: not an orphan, left alone).
  */
-export type OrphanAction = 'stopped' | 'killed' | 'survived' | 'gone' | 'pid_reused';
+export type OrphanAction = 'stopped' | 'killed' | 'survived' | 'gone' | 'pid_reused' | 'owner_alive';
 
 export interface OrphanReport {
   generation: number;
@@ -85,8 +88,13 @@ async function handleRecord(opts: StopOrphansOptions, generation: number, record
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  const pid = Number(text.trim());
+  const pid = Number(text.split('\n')[0]?.trim());
   const report = (action: OrphanAction): OrphanReport => ({ generation, pid, configFile, action });
+  const owner = recordOwner(text);
+  if (owner && isRunning(owner.pid) && processStartTime(owner.pid) === owner.startTime) {
+    log.info({ pid, generation, owner_pid: owner.pid }, 'a Beyla pid record belongs to an agent that is still running: left alone');
+    return report('owner_alive');
+  }
   let action: OrphanAction;
   if (!Number.isSafeInteger(pid) || pid <= 1) {
     log.warn({ record: recordPath, content: text.slice(0, 40) }, 'ignoring a malformed Beyla pid record');
@@ -120,8 +128,8 @@ async function handleRecord(opts: StopOrphansOptions, generation: number, record
 }
 
 /**
- * Reads every `beyla-<N>.pid` in the runtime dir; stops each process that is alive and whose
- * /proc/<pid>/cmdline contains that generation's config path (SIGTERM, SIGKILL after `graceMs`);
+ * Reads every `beyla-<N>.pid` in the runtime dir; stops each process whose owning agent is gone
+ * and that is alive with a /proc/<pid>/cmdline containing that generation's config path (SIGTERM, SIGKILL after `graceMs`);
  * never signals a pid whose command line does not match. Removes the records it handled.
  */
 export async function stopOrphans(opts: StopOrphansOptions): Promise<OrphanReport[]> {

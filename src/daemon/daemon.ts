@@ -28,6 +28,7 @@ import { describeDaemon } from './daemon-status.js';
 import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
 import { DegradedMode, planStart } from './degraded-start.js';
 import { RejectedSince } from './rejected-since.js';
+import { lockRuntimeDir } from './runtime-dir-lock.js';
 import { formatStatusLine } from './status-line.js';
 
 export interface DaemonOptions {
@@ -70,6 +71,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const degraded = new DegradedMode(plan, registry, log);
   const metrics = createAgentMetrics(registry);
   await mkdir(settings.runtimeDir, { recursive: true, mode: 0o750 });
+  // One agent per runtime dir, before anything else starts (a second one would sweep the first's Beyla).
+  const runtimeLock = await lockRuntimeDir(settings.runtimeDir);
 
   /** Reconciles re-read only drop-ins whose identity changed; a reload or every 15 min reads all. */
   const dropInCache = new DropInCache();
@@ -122,6 +125,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
   const cleanup: Array<() => Promise<void> | void> = [];
+  cleanup.push(() => runtimeLock.release()); // released last: after Beyla is stopped
   if (otlp) cleanup.push(() => otlp.close());
   const stopAll = async (): Promise<void> => {
     abort.abort();

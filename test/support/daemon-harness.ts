@@ -119,7 +119,7 @@ export class DaemonHarness {
   notify: NotifyCapture | undefined;
   /** The stable scrape address, from the last `coral-agent ready` line. */
   metrics: { host: string; port: number } | undefined;
-  private readonly env: Record<string, string>;
+  readonly env: Record<string, string>;
   agentPath = coralAgentPath();
   private child: ChildProcess | undefined;
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
