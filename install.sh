@@ -20,6 +20,10 @@ Options:
   --purge           with --uninstall: also remove /etc/coral and group coral (if the package made it)
   -h, --help        show this help
 
+Every argument is checked before anything is built or changed: a usage error exits 64.
+--uninstall stops the service and its Beyla itself (even where /usr/sbin/policy-rc.d forbids
+maintainer scripts to), removes /run/coral-agent, and says so if anything is still running.
+
 Without Beyla, coral-agent still runs: it watches coral.yaml and services.d, health-checks the
 services, serves its metrics and the coral CLI; but nothing is instrumented (no eBPF telemetry)
 until a beyla binary is installed (--beyla PATH)."
@@ -28,31 +32,79 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BEYLA_DEST=/usr/local/bin/beyla
 BUILD_DEPS=(libsystemd-dev g++ make python3)
 
+usage_error() { printf 'install.sh: %s\n  see: ./install.sh --help\n' "$*" >&2; exit 64; }
+
 deb="" beyla="" foreground=0 uninstall=0 purge=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --deb) [ $# -ge 2 ] || { echo "install.sh: --deb needs a path" >&2; exit 64; }; deb=$2; shift ;;
-    --beyla) [ $# -ge 2 ] || { echo "install.sh: --beyla needs a path" >&2; exit 64; }; beyla=$2; shift ;;
+    --deb) [ $# -ge 2 ] || usage_error "--deb needs a path"; deb=$2; shift ;;
+    --beyla) [ $# -ge 2 ] || usage_error "--beyla needs a path"; beyla=$2; shift ;;
     --foreground) foreground=1 ;;
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
     -h|--help) echo "$USAGE"; exit 0 ;;
-    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
+    *) usage_error "unknown argument $1" ;;
   esac
   shift
 done
+
+# ------------------------------------------------------------------ arguments, all before any work
+[ "$purge" = 0 ] || [ "$uninstall" = 1 ] || usage_error "--purge goes with --uninstall"
+if [ "$uninstall" = 1 ]; then
+  [ -z "$deb" ] && [ -z "$beyla" ] && [ "$foreground" = 0 ] || usage_error "--uninstall takes no --deb, --beyla or --foreground"
+fi
+if [ -n "$deb" ]; then
+  [ -f "$deb" ] || usage_error "--deb $deb: no such file"
+  dpkg-deb -f "$deb" Package 2>/dev/null | grep -qx coral-agent || usage_error "--deb $deb is not a coral-agent package"
+fi
+if [ -n "$beyla" ]; then
+  [ -f "$beyla" ] && [ -x "$beyla" ] || usage_error "--beyla $beyla is not an executable file"
+  # It must at least start (a wrong architecture or a missing interpreter fails with 126/127).
+  set +e
+  timeout 10 "$beyla" -h >/dev/null 2>&1 </dev/null
+  beyla_rc=$?
+  set -e
+  [ "$beyla_rc" -lt 124 ] || usage_error "--beyla $beyla does not run (exit $beyla_rc from '$beyla -h')"
+fi
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (sudo ./install.sh); see --help"
-[ "$purge" = 0 ] || [ "$uninstall" = 1 ] || die "--purge goes with --uninstall"
 
 systemd_is_pid1() { [ -d /run/systemd/system ] && [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
 installed() { dpkg-query -W -f='${Status}' coral-agent 2>/dev/null | grep -q 'ok installed'; }
 
+# The agent (coral-agent run, also one started by --foreground) and every process left in the unit's cgroup (Beyla).
+agent_pids() {
+  { pgrep -f 'coral-agent(\.js)? run( |$)' || true
+    grep -l 'coral-agent\.service' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true
+  } | grep -vx "$$" | sort -un | paste -sd' '
+}
+
+# Stops the service and every process of its cgroup (Beyla too) without the maintainer scripts,
+# which a policy-rc.d may forbid to stop anything; then says what, if anything, still runs.
+stop_everything() {
+  if systemd_is_pid1 && systemctl list-unit-files coral-agent.service >/dev/null 2>&1; then
+    systemctl stop coral-agent.service 2>/dev/null || true
+    systemctl disable coral-agent.service >/dev/null 2>&1 || true
+  fi
+  local left
+  left=$(agent_pids)
+  if [ -n "$left" ]; then
+    say "stopping what is still running: $(echo $left)"
+    kill -TERM $left 2>/dev/null || true
+    for _ in $(seq 50); do left=$(agent_pids); [ -z "$left" ] && break; sleep 0.2; done
+  fi
+  if [ -n "$left" ]; then
+    say "WARNING: still running after SIGTERM: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" 2>/dev/null | paste -sd';')"
+  fi
+  rm -rf /run/coral-agent
+}
+
 # ------------------------------------------------------------------ uninstall
 if [ "$uninstall" = 1 ]; then
+  stop_everything
   if [ "$purge" = 1 ]; then
     if dpkg-query -W coral-agent >/dev/null 2>&1; then dpkg --purge coral-agent; fi
     say "coral-agent purged: /etc/coral and group coral (when the package created it) removed"
@@ -61,6 +113,8 @@ if [ "$uninstall" = 1 ]; then
     say "coral-agent removed; /etc/coral is kept (--uninstall --purge removes it)"
   fi
   [ -e "$BEYLA_DEST" ] && say "$BEYLA_DEST is left in place; remove it yourself if you no longer want it"
+  if systemd_is_pid1 && systemctl is-active --quiet coral-agent.service 2>/dev/null; then die "coral-agent.service is still active"; fi
+  [ ! -e /run/coral-agent ] || die "/run/coral-agent is still there"
   exit 0
 fi
 
@@ -108,12 +162,14 @@ if [ -z "$deb" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
   cd "$REPO"
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "npm ci (downloads and builds the dependencies: a minute or two)"
+  started=$SECONDS
+  npm ci --no-audit --no-fund --progress=true --loglevel=notice
+  say "npm ci done in $((SECONDS - started)) s"
   say "npm run build"
   npm run --silent build
-  say "npm run package"
-  deb=$(npm run --silent package)
+  say "npm run package (from the build above: compiled once)"
+  deb=$(npm run --silent package -- --no-build)
   deb=$(printf '%s\n' "$deb" | tail -n 1)
 fi
 [ -f "$deb" ] || die "no package at $deb"
