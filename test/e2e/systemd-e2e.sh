@@ -417,6 +417,30 @@ C install -m 0644 /root/coral.yaml.good /etc/coral/coral.yaml
 C systemctl reload "$UNIT" || fail "systemctl reload failed with the good coral.yaml restored"
 ok "reload succeeds again once coral.yaml is fixed"
 
+# ------------------------------------------------------------------ restart with a broken coral.yaml: degraded
+step "systemctl restart with a broken coral.yaml runs degraded on the last good configuration, loudly"
+C test -s /var/lib/coral-agent/last-good.json || fail "no last good configuration in /var/lib/coral-agent (StateDirectory=)"
+[ "$(C stat -c %a /var/lib/coral-agent/last-good.json)" = 600 ] || fail "last-good.json is not mode 0600"
+C install -m 0644 /srv/share/broken.yaml /etc/coral/coral.yaml
+mark=$(journal_mark)
+C systemctl restart "$UNIT" || fail "systemctl restart failed with a broken coral.yaml (the host would be left uninstrumented)"
+active_running || fail "the unit is $(unit_prop ActiveState)/$(unit_prop SubState) after a restart on a broken coral.yaml"
+wait_for 30 "Beyla back with ports 3000, 4000, 7000 on the last good configuration" only_double_with 3000 4000 7000
+status_text=$(unit_prop StatusText)
+case "$status_text" in "DEGRADED (/etc/coral/coral.yaml:"*) ;; *) fail "STATUS= does not say DEGRADED with file:line:col: $status_text" ;; esac
+journal_since "$mark" | grep -E 'DEGRADED: /etc/coral/coral\.yaml:[0-9]+:[0-9]+: ' | head -n 1 | grep -q . || fail "no DEGRADED log line naming coral.yaml:line:col"
+C journalctl -u "$UNIT" -p err --after-cursor="$mark" --no-pager -o cat 2>/dev/null | grep -q DEGRADED || fail "the DEGRADED line is not logged at priority err"
+C coral status | grep -q '^  DEGRADED: ' || fail "coral status does not say DEGRADED"
+C curl -fsS http://127.0.0.1:9464/metrics | grep -qx 'coral_agent_degraded 1' || fail "coral_agent_degraded is not 1"
+set +e; C coral-agent check >/dev/null 2>&1; check_rc=$?; set -e
+[ "$check_rc" = 65 ] || fail "coral-agent check exits $check_rc on the broken coral.yaml, want 65"
+ok "restart on a broken coral.yaml: active, Beyla on 3000, 4000, 7000, STATUS=\"$(echo "$status_text" | cut -c1-80)...\", journal err, coral status, metric, check 65"
+C install -m 0644 /root/coral.yaml.good /etc/coral/coral.yaml
+C systemctl reload "$UNIT" || fail "reload failed with the good coral.yaml restored"
+case "$(unit_prop StatusText)" in DEGRADED*) fail "still DEGRADED after the fix and a reload" ;; esac
+C curl -fsS http://127.0.0.1:9464/metrics | grep -qx 'coral_agent_degraded 0' || fail "coral_agent_degraded is not 0 after the fix"
+ok "fixing coral.yaml and reloading ends the degraded mode"
+
 # ------------------------------------------------------------------ watchdog
 step "a wedged event loop is killed by the watchdog and restarted"
 main_pid=$(unit_prop MainPID)
@@ -475,6 +499,14 @@ if C getent group coral >/dev/null; then fail "group coral (created by the packa
 ok "purged: no files, no /etc/coral, no enablement, group coral removed"
 
 # ------------------------------------------------------------------ install.sh
+step "install.sh: usage errors exit 64 before any work"
+for args in "--purge" "--beyla /nonexistent/beyla" "--deb /nonexistent.deb" "--bogus"; do
+  set +e; C bash /srv/share/install.sh $args >/dev/null 2>&1; rc=$?; set -e
+  [ "$rc" = 64 ] || fail "install.sh $args exits $rc, want 64"
+done
+C test ! -e /usr/bin/coral-agent || fail "a refused install.sh run installed something"
+ok "install.sh --purge alone, --beyla or --deb of a missing file, an unknown option: exit 64, nothing installed"
+
 step "install.sh --deb: installs and starts; --uninstall keeps /etc/coral; --purge removes it"
 C bash /srv/share/install.sh --deb /srv/share/coral-agent.deb --beyla /usr/local/bin/beyla
 active_running || fail "install.sh left the unit $(unit_prop ActiveState)"
@@ -482,7 +514,16 @@ C bash /srv/share/install.sh --deb /srv/share/coral-agent.deb >/dev/null
 active_running || fail "a second install.sh run left the unit $(unit_prop ActiveState)"
 ok "install.sh installs, enables and starts the service; running it again is harmless"
 C sh -c 'printf "name: kept\nport: 5000\n" > /etc/coral/services.d/kept.yaml'
+some_double() { [ -n "$(live_doubles)" ]; }
+wait_for 30 "Beyla running before the uninstall" some_double
+# Where a policy-rc.d forbids maintainer scripts to stop services, --uninstall still stops everything.
+C sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d'
 C bash /srv/share/install.sh --uninstall
+C rm -f /usr/sbin/policy-rc.d
+[ "$(C systemctl is-active "$UNIT" 2>/dev/null || true)" != active ] || fail "install.sh --uninstall left $UNIT active under policy-rc.d"
+[ -z "$(live_doubles)" ] || fail "install.sh --uninstall left Beyla running: $(live_doubles)"
+if C test -e /run/coral-agent; then fail "install.sh --uninstall left /run/coral-agent"; fi
+ok "install.sh --uninstall under a policy-rc.d that forbids stops: the service and Beyla are stopped, /run/coral-agent removed"
 C test -f /etc/coral/services.d/kept.yaml || fail "install.sh --uninstall removed /etc/coral"
 if C test -e /usr/bin/coral-agent; then fail "install.sh --uninstall left /usr/bin/coral-agent"; fi
 C bash /srv/share/install.sh --uninstall --purge
