@@ -79,7 +79,7 @@ installed() { dpkg-query -W -f='${Status}' coral-agent 2>/dev/null | grep -q 'ok
 agent_pids() {
   { pgrep -f 'coral-agent(\.js)? run( |$)' || true
     grep -l 'coral-agent\.service' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 || true
-  } | grep -vx "$$" | sort -un | paste -sd' '
+  } | { grep -vx "$$" || true; } | sort -un | paste -sd' '
 }
 
 # Stops the service and every process of its cgroup (Beyla too) without the maintainer scripts,

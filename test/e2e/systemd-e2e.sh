@@ -428,17 +428,23 @@ active_running || fail "the unit is $(unit_prop ActiveState)/$(unit_prop SubStat
 wait_for 30 "Beyla back with ports 3000, 4000, 7000 on the last good configuration" only_double_with 3000 4000 7000
 status_text=$(unit_prop StatusText)
 case "$status_text" in "DEGRADED (/etc/coral/coral.yaml:"*) ;; *) fail "STATUS= does not say DEGRADED with file:line:col: $status_text" ;; esac
-journal_since "$mark" | grep -E 'DEGRADED: /etc/coral/coral\.yaml:[0-9]+:[0-9]+: ' | head -n 1 | grep -q . || fail "no DEGRADED log line naming coral.yaml:line:col"
-C journalctl -u "$UNIT" -p err --after-cursor="$mark" --no-pager -o cat 2>/dev/null | grep -q DEGRADED || fail "the DEGRADED line is not logged at priority err"
-C coral status | grep -q '^  DEGRADED: ' || fail "coral status does not say DEGRADED"
-C curl -fsS http://127.0.0.1:9464/metrics | grep -qx 'coral_agent_degraded 1' || fail "coral_agent_degraded is not 1"
+# (output captured first: with pipefail, grep -q closing the pipe early would fail the writer)
+degraded_log=$(journal_since "$mark")
+grep -Eq 'DEGRADED: /etc/coral/coral\.yaml:[0-9]+:[0-9]+: ' <<<"$degraded_log" || fail "no DEGRADED log line naming coral.yaml:line:col"
+err_log=$(C journalctl -u "$UNIT" -p err --after-cursor="$mark" --no-pager -o cat 2>/dev/null)
+grep -q DEGRADED <<<"$err_log" || fail "the DEGRADED line is not logged at priority err"
+coral_status=$(C coral status)
+grep -q '^  DEGRADED: ' <<<"$coral_status" || fail "coral status does not say DEGRADED"
+scraped=$(C curl -fsS http://127.0.0.1:9464/metrics)
+grep -qx 'coral_agent_degraded 1' <<<"$scraped" || fail "coral_agent_degraded is not 1"
 set +e; C coral-agent check >/dev/null 2>&1; check_rc=$?; set -e
 [ "$check_rc" = 65 ] || fail "coral-agent check exits $check_rc on the broken coral.yaml, want 65"
 ok "restart on a broken coral.yaml: active, Beyla on 3000, 4000, 7000, STATUS=\"$(echo "$status_text" | cut -c1-80)...\", journal err, coral status, metric, check 65"
 C install -m 0644 /root/coral.yaml.good /etc/coral/coral.yaml
 C systemctl reload "$UNIT" || fail "reload failed with the good coral.yaml restored"
 case "$(unit_prop StatusText)" in DEGRADED*) fail "still DEGRADED after the fix and a reload" ;; esac
-C curl -fsS http://127.0.0.1:9464/metrics | grep -qx 'coral_agent_degraded 0' || fail "coral_agent_degraded is not 0 after the fix"
+scraped=$(C curl -fsS http://127.0.0.1:9464/metrics)
+grep -qx 'coral_agent_degraded 0' <<<"$scraped" || fail "coral_agent_degraded is not 0 after the fix"
 ok "fixing coral.yaml and reloading ends the degraded mode"
 
 # ------------------------------------------------------------------ watchdog
