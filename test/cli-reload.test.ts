@@ -1,23 +1,14 @@
 // `coral-agent reload` against the real daemon: 0 applied, 65 only for an invalid file, 75 when a valid configuration's new Beyla fails.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, type DaemonHarness } from './support/daemon-harness.js';
+import { runNode, type NodeRun } from './support/run-node.js';
 
-async function runReload(h: DaemonHarness): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [coralAgentPath(), 'reload', '--config', h.configPath, '--control-socket', h.socketPath, '--timeout', '60s'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  return { code, stdout, stderr };
+function runReload(h: DaemonHarness): Promise<NodeRun> {
+  return runNode(coralAgentPath(), ['reload', '--config', h.configPath, '--control-socket', h.socketPath, '--timeout', '60s']);
 }
 
 test('reload: 0 when applied, 75 when the new Beyla fails on a valid configuration, 65 only when a file is invalid', async (t) => {

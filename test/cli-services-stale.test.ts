@@ -1,23 +1,14 @@
 // `coral services` against the real daemon: a service whose drop-in turned invalid stays listed (stale, file:line:col, since when); pending says why.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
+import { runNode, type NodeRun } from './support/run-node.js';
 
-async function services(h: DaemonHarness, json = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function services(h: DaemonHarness, json = false): Promise<NodeRun> {
   const cli = coralAgentPath().replace(/coral-agent\.js$/, 'coral.js');
-  const child = spawn(process.execPath, [cli, 'services', '--config', h.configPath, ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  return { code, stdout, stderr };
+  return runNode(cli, ['services', '--config', h.configPath, ...(json ? ['--json'] : [])]);
 }
 
 test('a drop-in that turns invalid: its service is still listed as instrumented, marked stale with the error and since when', async (t) => {

@@ -1,22 +1,13 @@
 // One generation everywhere (status, applied, Beyla, coral status) across a swap and a crash restart, and --wait progress that names the real phase.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
+import { runNode, type NodeRun } from './support/run-node.js';
 
 const coralPath = (): string => coralAgentPath().replace(/coral-agent\.js$/, 'coral.js');
 
-async function coral(h: DaemonHarness, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [coralPath(), ...args, '--config', h.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  return { code, stdout, stderr };
+function coral(h: DaemonHarness, args: string[]): Promise<NodeRun> {
+  return runNode(coralPath(), [...args, '--config', h.configPath]);
 }
 
 test('--wait names the debounce and the generation being started; status has one generation, also after a crash restart', async (t) => {
