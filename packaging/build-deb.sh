@@ -139,6 +139,7 @@ mkdir -p "$doc"
 gzip -9nc "$REPO/packaging/debian/changelog" > "$doc/changelog.gz"
 [ -f "$REPO/docs/packaging.md" ] && install -m 0644 "$REPO/docs/packaging.md" "$doc/packaging.md"
 [ -f "$REPO/docs/monitoring.md" ] && install -m 0644 "$REPO/docs/monitoring.md" "$doc/monitoring.md"
+[ -f "$REPO/docs/configuration.md" ] && install -m 0644 "$REPO/docs/configuration.md" "$doc/configuration.md"
 {
   cat "$REPO/packaging/debian/copyright.in"
   # One paragraph for the bundled npm packages, then a stand-alone paragraph per licence name.
