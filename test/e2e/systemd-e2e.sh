@@ -313,7 +313,9 @@ mark=$(journal_mark)
 C sh -c 'printf "name: web\nport: 3000\nhealth: none\n" > /etc/coral/services.d/web.yaml'
 wait_for 30 "one double running with ports 3000 and 7000" only_double_with 3000 7000
 read -r pid_web ports_web < <(double_with 3000 7000)
-[ "$pid_web" != "$pid_before" ] && ! pid_alive "$pid_before" || fail "the old Beyla ($pid_before) was not replaced"
+[ "$pid_web" != "$pid_before" ] || fail "the old Beyla ($pid_before) was not replaced"
+# The old double drops its state file on its way out; the process itself is gone a moment later.
+wait_for 10 "the old Beyla ($pid_before) to exit after the swap" pid_gone "$pid_before"
 wait_for 10 "a journal line with the port diff (+3000)" journal_has "$mark" '+3000'
 journal_since "$mark" | grep -F '+3000' | head -3
 journal_since "$mark" | grep -Eiq "$SWAP_PATTERN" || fail "no journal line matching /$SWAP_PATTERN/ (Beyla swap)"
