@@ -2,7 +2,6 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,32 +11,8 @@ import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
 import { captureLogger } from './support/capture-logger.js';
 import { waitFor } from './support/supervisor-fixtures.js';
-
-/** True while `pid` exists and is not a zombie. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Rejects after `ms` unless `promise` settles first (the timer never holds the test). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { isAlive } from './support/daemon-harness.js';
+import { within } from './support/within.js';
 
 interface Setup {
   dir: string;
@@ -100,14 +75,14 @@ describe('Beyla process group and exit', () => {
     assert.ok(instance.pid);
     const state = await stateOf(s, instance.pid);
     const child = state.child_pid;
-    assert.ok(child && isRunning(child), 'the double forked its child');
-    t.after(() => { if (isRunning(child)) process.kill(child, 'SIGKILL'); });
+    assert.ok(child && isAlive(child), 'the double forked its child');
+    t.after(() => { if (isAlive(child)) process.kill(child, 'SIGKILL'); });
     const exit: BeylaExit = await within(instance.stop(GRACE_MS), DEADLINE_MS, 'the stop of a Beyla whose child holds its pipes');
     assert.equal(exit.code, 0, 'Beyla exited of its own accord after SIGTERM');
     assert.equal(exit.signal, null);
     assert.equal(exit.requested, true);
     assert.ok(!lines.some((line) => /sending SIGKILL/.test(String(line.msg))), 'no SIGKILL was needed for Beyla itself');
-    await waitFor('the child to be gone', () => !isRunning(child), DEADLINE_MS);
+    await waitFor('the child to be gone', () => !isAlive(child), DEADLINE_MS);
   });
 
   test('a child on /dev/null that ignores SIGTERM does not survive the instance', async (t) => {
@@ -115,10 +90,10 @@ describe('Beyla process group and exit', () => {
     const { instance } = start(t, s, 'fork-child=devnull');
     assert.ok(instance.pid);
     const child = (await stateOf(s, instance.pid)).child_pid;
-    assert.ok(child && isRunning(child), 'the double forked its child');
-    t.after(() => { if (isRunning(child)) process.kill(child, 'SIGKILL'); });
+    assert.ok(child && isAlive(child), 'the double forked its child');
+    t.after(() => { if (isAlive(child)) process.kill(child, 'SIGKILL'); });
     await within(instance.stop(GRACE_MS), DEADLINE_MS, 'the stop');
-    await waitFor('the child to be gone', () => !isRunning(child), DEADLINE_MS);
+    await waitFor('the child to be gone', () => !isAlive(child), DEADLINE_MS);
   });
 
   test('a crash of Beyla takes its children with it', async (t) => {
@@ -127,11 +102,11 @@ describe('Beyla process group and exit', () => {
     assert.ok(instance.pid);
     const child = (await stateOf(s, instance.pid)).child_pid;
     assert.ok(child);
-    t.after(() => { if (isRunning(child)) process.kill(child, 'SIGKILL'); });
+    t.after(() => { if (isAlive(child)) process.kill(child, 'SIGKILL'); });
     const exit = await within(instance.exited, DEADLINE_MS, 'the crash');
     assert.equal(exit.code, 3);
     assert.equal(exit.requested, false);
-    await waitFor('the child to be gone', () => !isRunning(child), DEADLINE_MS);
+    await waitFor('the child to be gone', () => !isAlive(child), DEADLINE_MS);
   });
 });
 
@@ -149,7 +124,7 @@ describe('SIGHUP', () => {
     const body = await healthz(s.ports.health);
     assert.match(body, /"schema_version":1/);
     assert.equal(instance.exit, null, `Beyla ${instance.describeExit()}`);
-    assert.ok(isRunning(instance.pid));
+    assert.ok(isAlive(instance.pid));
   });
 
   test('the double, like Beyla, dies of SIGHUP when it was started without SIGHUP ignored', async (t) => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readDropIns, type DropInSource } from '../src/store/read-sources.js';
+import { within } from './support/within.js';
 
 const AGENT_CLI = fileURLToPath(new URL('../src/cli/coral-agent.js', import.meta.url));
 
@@ -27,17 +28,6 @@ function byName(files: DropInSource[], name: string): DropInSource | undefined {
 
 function messageOf(source: DropInSource | undefined): string | undefined {
   return source && 'error' in source ? source.error.message : undefined;
-}
-
-/** Rejects after `ms` unless `promise` settles first. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
