@@ -21,6 +21,8 @@ test('ephemeral range 40000-40019 and a service on 40000-40019: Beyla gets ports
   assert.match(report.openPortsLine ?? '', /"40000-40019"/);
   assert.ok(report.instancePorts);
   for (const port of Object.values(report.instancePorts)) assert.ok(port < 40_000 || port > 40_019, `Beyla took service port ${port}`);
-  const failed = Object.entries(report.binds).filter(([, result]) => result !== 'ok');
-  assert.deepEqual(failed, [], 'a service starting while Beyla runs must find its port free');
+  // A port may be busy only as the source port of a client connection (the kernel's ephemeral pick, here inside
+  // the service range): no listener, Beyla's or anyone's, may hold a service port.
+  const failed = Object.entries(report.binds).filter(([, result]) => result !== 'ok' && !/^EADDRINUSE \((other,?)+\)$/.test(result));
+  assert.deepEqual(failed, [], 'a service starting while Beyla runs must find its port free of listeners');
 });
