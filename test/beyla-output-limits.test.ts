@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import client from 'prom-client';
 import { BeylaInstance } from '../src/beyla/beyla-instance.js';
+import { createBeylaMetrics, outputLimitCounters } from '../src/beyla/create-beyla-metrics.js';
 import { DEFAULT_LOG_RATE_LIMIT } from '../src/beyla/log-rate-limit.js';
 import { MAX_LINE_BYTES } from '../src/beyla/split-capped-lines.js';
 import { captureLogger } from './support/capture-logger.js';
-import { waitFor } from './support/supervisor-fixtures.js';
+import { metricValue, waitFor } from './support/supervisor-fixtures.js';
 
 /** A stand-in Beyla: a Node script that prints what `body` prints, then waits for SIGTERM. */
 async function fakeBeyla(t: TestContext, body: string): Promise<string> {
@@ -20,14 +22,16 @@ async function fakeBeyla(t: TestContext, body: string): Promise<string> {
   return path;
 }
 
-function start(t: TestContext, binary: string): { instance: BeylaInstance; lines: Record<string, unknown>[] } {
+function start(t: TestContext, binary: string): { instance: BeylaInstance; lines: Record<string, unknown>[]; metric: (name: string) => Promise<number | undefined> } {
   const { logger, lines } = captureLogger();
+  const registry = new client.Registry();
   const instance = new BeylaInstance({
     binary, configFile: '/dev/null', generation: 1, ports: { metrics: 1, health: 2, internal: 3 },
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, shutdownTimeoutMs: 1000, logger,
+    outputLimits: outputLimitCounters(createBeylaMetrics(registry)),
   });
   t.after(() => instance.kill());
-  return { instance, lines };
+  return { instance, lines, metric: async (name) => metricValue(await registry.metrics(), name) };
 }
 
 const STAMP = 'time=2026-11-23T08:25:21.209Z level=INFO msg=';
@@ -38,12 +42,14 @@ test('an 8 MiB line is logged as its first 64 KiB with truncated=N, and the next
     process.stdout.write('${STAMP}' + 'x'.repeat(${long}) + '\\n');
     process.stdout.write('${STAMP}"after the long line"\\n');
   `);
-  const { instance, lines } = start(t, binary);
+  const { instance, lines, metric } = start(t, binary);
   await waitFor('the line after the long one', () => lines.some((l) => l.msg === 'after the long line'), 60_000);
   const cut = lines.filter((l) => typeof l.truncated === 'number');
   assert.equal(cut.length, 1, 'the long line is logged once, marked as truncated');
   assert.equal(cut[0]?.truncated, STAMP.length + long - MAX_LINE_BYTES, 'truncated= says exactly how many bytes were cut');
   assert.ok(JSON.stringify(cut[0]).length < MAX_LINE_BYTES + 1024, 'the record stays within the cap');
+  assert.equal(await metric('coral_agent_beyla_log_lines_truncated_total'), 1);
+  assert.equal(await metric('coral_agent_beyla_log_lines_dropped_total'), 0);
   await instance.stop(5000);
 });
 
@@ -56,7 +62,7 @@ test('20,000 lines at once: at most the burst plus the rate are forwarded, the r
     process.stdout.write('time=2026-11-23T08:25:22.000Z level=ERROR msg="Unable to load eBPF watcher for process events" component=discover.ProcessWatcher\\n');
   `);
   const startedAt = Date.now();
-  const { instance, lines } = start(t, binary);
+  const { instance, lines, metric } = start(t, binary);
   const fatal: string[] = [];
   instance.once('fatal', (line) => fatal.push(line));
   await waitFor('the fatal line', () => fatal.length > 0, 60_000);
@@ -71,5 +77,7 @@ test('20,000 lines at once: at most the burst plus the rate are forwarded, the r
   const fatalForwarded = lines.some((l) => l.msg === 'Unable to load eBPF watcher for process events') ? 1 : 0;
   assert.equal(forwarded + dropped + fatalForwarded, flood + 1, 'every line is either forwarded or counted as dropped');
   assert.equal(instance.droppedLines, dropped);
+  assert.equal(await metric('coral_agent_beyla_log_lines_dropped_total'), dropped, 'the metric counts every dropped line');
+  assert.equal(await metric('coral_agent_beyla_log_lines_truncated_total'), 0);
   t.diagnostic(`forwarded ${forwarded}, dropped ${dropped} in ${seconds.toFixed(2)} s`);
 });

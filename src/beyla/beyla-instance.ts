@@ -51,6 +51,14 @@ export interface BeylaInstanceOptions {
   logger: Logger;
   /** How fast Beyla's lines are forwarded into the agent's log (defaults in log-rate-limit.ts). */
   logRateLimit?: Partial<LogRateLimitOptions>;
+  /** Told of each line cut at the cap and each line not forwarded (rate limit), for the metrics. */
+  outputLimits?: OutputLimitCounters;
+}
+
+/** Counts of Beyla's output lines the limits acted on (wired to Prometheus counters by the supervisor). */
+export interface OutputLimitCounters {
+  truncated(): void;
+  dropped(): void;
 }
 
 export interface BeylaInstanceEvents {
@@ -85,6 +93,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   /** Lines not forwarded into the agent's log (rate limit): since the last report, and in all. */
   private droppedSinceReport = 0;
   droppedLines = 0;
+  private readonly outputLimits: OutputLimitCounters | undefined;
 
   constructor(opts: BeylaInstanceOptions) {
     super();
@@ -94,6 +103,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
     this.rateLimit = new LogRateLimit(opts.logRateLimit);
+    this.outputLimits = opts.outputLimits;
     // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.
     this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
       env: opts.env,
@@ -146,6 +156,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
 
   private onLine(line: CappedLine, stream: 'stdout' | 'stderr'): void {
     const { text: raw, truncated } = line;
+    if (truncated > 0) this.outputLimits?.truncated();
     if (raw.trim() === '') return;
     // Read before any rate limit: the handover check depends on every one of these lines.
     if (raw.includes('instrumenting process')) {
@@ -159,6 +170,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       // Not forwarded, but a fatal or error line still counts: a cheap look first, a parse only then.
       this.droppedSinceReport += 1;
       this.droppedLines += 1;
+      this.outputLimits?.dropped();
       this.lastLines.push(raw.slice(0, 500));
       if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
       if (/level=(?:ERROR|FATAL)|^panic:/i.test(raw) || FATAL_PATTERNS.some((pattern) => pattern.test(raw))) this.note(parseBeylaLog(raw), raw);

@@ -1,5 +1,6 @@
 // The supervisor's Prometheus metrics, registered on the agent's registry.
 import client from 'prom-client';
+import type { OutputLimitCounters } from './beyla-instance.js';
 import { READINESS_FAILURE_REASONS } from './probe-readiness.js';
 
 export type RestartReason = 'config_change' | 'crash' | 'unresponsive';
@@ -22,6 +23,10 @@ export interface BeylaMetrics {
   swapSeconds: client.Histogram;
   /** `coral_agent_beyla_scrape_errors_total`: shared with the stable metrics server (get-or-create). */
   scrapeErrors: client.Counter;
+  /** `coral_agent_beyla_log_lines_dropped_total`: Beyla output lines not forwarded into the agent's log (rate limit). */
+  logLinesDropped: client.Counter;
+  /** `coral_agent_beyla_log_lines_truncated_total`: Beyla output lines cut at the line cap. */
+  logLinesTruncated: client.Counter;
 }
 
 const SCRAPE_ERRORS = 'coral_agent_beyla_scrape_errors_total';
@@ -68,6 +73,11 @@ export function createCoverageGauges(registry: client.Registry, coverage: () => 
   });
 }
 
+/** The instance-side counters of Beyla's output limits, wired to the Prometheus ones. */
+export function outputLimitCounters(metrics: Pick<BeylaMetrics, 'logLinesDropped' | 'logLinesTruncated'>): OutputLimitCounters {
+  return { dropped: () => metrics.logLinesDropped.inc(), truncated: () => metrics.logLinesTruncated.inc() };
+}
+
 export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
   const registers = [registry];
   const restarts = new client.Counter({
@@ -107,5 +117,15 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
       registers,
     }),
     scrapeErrors: scrapeErrorCounter(registry),
+    logLinesDropped: new client.Counter({
+      name: 'coral_agent_beyla_log_lines_dropped_total',
+      help: "Beyla output lines not forwarded into the agent's log because of the forwarding rate limit (still checked for fatal lines).",
+      registers,
+    }),
+    logLinesTruncated: new client.Counter({
+      name: 'coral_agent_beyla_log_lines_truncated_total',
+      help: 'Beyla output lines longer than the line cap (64 KiB): logged cut, with truncated=N bytes, the rest discarded to the newline.',
+      registers,
+    }),
   };
 }

@@ -2,7 +2,7 @@
 import { CoralError } from '../errors.js';
 import type { Effect, LifecycleEvent } from '../lifecycle/types.js';
 import type { Logger } from '../log.js';
-import type { BeylaInstance } from './beyla-instance.js';
+import type { BeylaInstance, OutputLimitCounters } from './beyla-instance.js';
 import { INSTALL_HINT } from './find-beyla-binary.js';
 import { instanceRecord, removeInstanceRecord } from './instance-record.js';
 import { describeExpected } from './check-handover.js';
@@ -33,6 +33,8 @@ export interface CandidateHost {
   /** Environment added to one generation's instance. */
   instanceEnv(generation: number): Record<string, string>;
   track(instance: BeylaInstance): void;
+  /** Counters of Beyla output lines cut or not forwarded. */
+  readonly outputLimits: OutputLimitCounters;
 }
 
 /** Performs a 'spawn' effect; every outcome comes back as an event. */
@@ -44,7 +46,7 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
   let excludePorts: number[];
   try {
     const spawned = await spawnCandidate({
-      generation, target, runtimeDir: host.runtimeDir, excludePorts: [...host.excludePorts, ...taken], env: host.env, logger: host.rootLog, extraEnv: host.instanceEnv(generation),
+      generation, target, runtimeDir: host.runtimeDir, excludePorts: [...host.excludePorts, ...taken], env: host.env, logger: host.rootLog, extraEnv: host.instanceEnv(generation), outputLimits: host.outputLimits,
       cancelled: () => host.cancelled.has(generation) || host.abort.signal.aborted,
     });
     if (!spawned.instance) {

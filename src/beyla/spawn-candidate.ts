@@ -3,7 +3,7 @@ import { CoralError } from '../errors.js';
 import type { Target } from '../lifecycle/types.js';
 import type { Logger } from '../log.js';
 import { renderBeylaConfig, type InstancePorts } from '../plan/render-beyla-config.js';
-import { BeylaInstance } from './beyla-instance.js';
+import { BeylaInstance, type OutputLimitCounters } from './beyla-instance.js';
 import { pickFreePorts } from './pick-free-ports.js';
 import { scrubEnv } from './scrub-env.js';
 import { writeConfigFile } from './write-config-file.js';
@@ -20,6 +20,7 @@ export interface SpawnCandidateOptions {
   extraEnv?: Record<string, string>;
   /** Checked after the config file is written: true means do not start the process after all. */
   cancelled: () => boolean;
+  outputLimits?: OutputLimitCounters;
 }
 
 export interface SpawnedCandidate {
@@ -47,6 +48,7 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
     env: { ...scrubEnv(opts.env, target.settings.env), ...opts.extraEnv },
     shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
     logger: opts.logger,
+    ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}),
   });
   return { instance, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
 }

@@ -8,8 +8,8 @@ import type { ApplyResult, Effect, LifecycleEvent, LifecycleState, Plan, TimerNa
 import type { Logger } from '../log.js';
 import { METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
-import type { BeylaInstance } from './beyla-instance.js';
-import { createBeylaMetrics, createCoverageGauges, type BeylaMetrics } from './create-beyla-metrics.js';
+import type { BeylaInstance, OutputLimitCounters } from './beyla-instance.js';
+import { createBeylaMetrics, createCoverageGauges, outputLimitCounters, type BeylaMetrics } from './create-beyla-metrics.js';
 import { serviceCoverage, type ServiceCoverage } from './service-coverage.js';
 import { fetchText } from './fetch-text.js';
 import { describeStatus } from './describe-status.js';
@@ -47,6 +47,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   /** Generations told to stop before their process existed. */
   readonly cancelled = new Set<number>();
   readonly handover = new Map<number, HandoverProgress>();
+  readonly outputLimits: OutputLimitCounters;
   private readonly metrics: BeylaMetrics;
   private machine: LifecycleState;
   private chain: Promise<void>;
@@ -79,6 +80,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.env = opts.env ?? process.env;
     this.timing = resolveTiming(opts.timing);
     this.metrics = createBeylaMetrics(opts.registry);
+    this.outputLimits = outputLimitCounters(this.metrics);
     createCoverageGauges(opts.registry, () => this.coverage());
     this.metrics.up.set(0);
     this.metrics.generation.set(0);
