@@ -11,7 +11,8 @@ export const RUN_USAGE = `Usage: coral-agent run [--config PATH] [--log-level LE
 Run the daemon in the foreground (systemd starts it this way). It watches coral.yaml and the
 drop-in directory, and keeps Beyla instrumenting exactly the configured ports.
 Signals: SIGHUP re-reads the configuration at once; SIGTERM or SIGINT stop it gracefully.
-Logs go to stdout: JSON lines, with syslog priorities under journald.
+Logs go to stdout: under journald one line per event (the message, then key=value) with its
+syslog priority, elsewhere JSON lines; CORAL_LOG_FORMAT=json or text chooses (default: auto).
 
 Options:
   -c, --config PATH   main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)

@@ -389,6 +389,7 @@ export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptio
   if (opts.agentPath) harness.agentPath = opts.agentPath;
   env.FAKE_BEYLA_STATE_DIR = harness.stateDir;
   env.CORAL_BEYLA_PASS_ENV = 'FAKE_BEYLA_*'; // the double's switches; Beyla itself gets an allow-listed environment
+  env.CORAL_LOG_FORMAT = 'json'; // the harness reads the agent's log as JSON lines, whatever stdout is
   Object.assign(env, opts.env ?? {});
   await mkdir(harness.servicesDir, { mode: 0o755 });
   await mkdir(harness.stateDir);
