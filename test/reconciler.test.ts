@@ -59,9 +59,24 @@ class FakeRun {
   }
 }
 
+/**
+ * Date.now, except that it stands still between pause() and resume(). "Triggers within one
+ * debounce window" is a statement about the clock: on a loaded machine the process can be
+ * descheduled for longer than the debounce in the middle of a loop of triggers, and the reconciler
+ * then rightly runs early. Pausing the clock while they arrive keeps the test about the logic.
+ */
+function pausableClock(): { now: () => number; pause: () => void; resume: () => void } {
+  let pausedAt: number | undefined;
+  return {
+    now: () => pausedAt ?? Date.now(),
+    pause: () => { pausedAt = Date.now(); },
+    resume: () => { pausedAt = undefined; },
+  };
+}
+
 function setUp(
   t: { after: (fn: () => Promise<void>) => void },
-  timing: { debounceMs: number; maxWaitMs: number },
+  timing: { debounceMs: number; maxWaitMs: number; now?: () => number },
 ) {
   const fake = new FakeRun();
   const controller = new AbortController();
@@ -80,8 +95,11 @@ function setUp(
 }
 
 test('100 triggers within one debounce window produce exactly one run carrying every reason', async (t) => {
-  const { fake, reconciler } = setUp(t, { debounceMs: 30, maxWaitMs: 60_000 });
+  const clock = pausableClock();
+  const { fake, reconciler } = setUp(t, { debounceMs: 30, maxWaitMs: 60_000, now: clock.now });
+  clock.pause();
   for (let i = 0; i < 100; i++) reconciler.trigger(`event ${i}`);
+  clock.resume();
   await withDeadline(reconciler.idle(), 'idle');
   assert.equal(fake.calls.length, 1);
   assert.equal(reconciler.runs, 1);
@@ -91,9 +109,12 @@ test('100 triggers within one debounce window produce exactly one run carrying e
 });
 
 test('duplicate reasons are merged', async (t) => {
-  const { fake, reconciler } = setUp(t, { debounceMs: 10, maxWaitMs: 60_000 });
+  const clock = pausableClock();
+  const { fake, reconciler } = setUp(t, { debounceMs: 10, maxWaitMs: 60_000, now: clock.now });
+  clock.pause();
   for (let i = 0; i < 10; i++) reconciler.trigger('resync');
   reconciler.trigger('change web.yaml');
+  clock.resume();
   await withDeadline(reconciler.idle(), 'idle');
   assert.deepEqual(fake.calls[0]?.reasons, ['resync', 'change web.yaml']);
 });
