@@ -1,6 +1,6 @@
-// The build's last step: esbuild bundles each CLI entry point (dist/src/cli/*.js, from tsc) into one file, dist/bundle/cli/NAME.js, which the package runs.
+// The build's last step: esbuild bundles the CLI entry points (dist/src/cli/*.js, from tsc) into dist/bundle/cli/NAME.js plus shared chunks, which the package runs.
 // esbuild: one well-kept, dependency-free bundler that reads the JavaScript tsc already checked and emits plain ESM for Node 20 in ~100 ms.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,21 +17,28 @@ try {
   process.exit(0);
 }
 
-for (const name of ENTRIES) {
+const entryPoints = ENTRIES.map((name) => {
   const entry = join(root, 'dist/src/cli', `${name}.js`);
   if (!existsSync(entry)) throw new Error(`${entry} is missing: tsc runs first`);
-  await esbuild.build({
-    entryPoints: [entry],
-    outfile: join(root, 'dist/bundle/cli', `${name}.js`),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // The native addon and the build-time validators stay files (the validators are loaded by URL at run time).
-    external: ['sd-notify'],
-    // CommonJS dependencies (pino, proper-lockfile) call require(): give the ESM bundle one.
-    banner: { js: "import { createRequire as __coralCreateRequire } from 'node:module';\nconst require = __coralCreateRequire(import.meta.url);" },
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
-}
+  return entry;
+});
+rmSync(join(root, 'dist/bundle/cli'), { recursive: true, force: true });
+await esbuild.build({
+  entryPoints,
+  outdir: join(root, 'dist/bundle/cli'),
+  // What a command imports only when it runs (import()) becomes a chunk beside the entry: `coral connect`
+  // with the agent running loads a few kB, not the whole CLI. Same directory, so import.meta.url-relative paths hold.
+  splitting: true,
+  entryNames: '[name]',
+  chunkNames: '[name]-[hash]',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // The native addon and the build-time validators stay files (the validators are loaded by URL at run time).
+  external: ['sd-notify'],
+  // CommonJS dependencies (pino, proper-lockfile) call require(): give the ESM bundle one.
+  banner: { js: "import { createRequire as __coralCreateRequire } from 'node:module';\nconst require = __coralCreateRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});

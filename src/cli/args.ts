@@ -49,6 +49,14 @@ export const SETTING_FLAGS: Options = {
   'control-socket': { type: 'string' },
 };
 
+/** `coral connect`'s options (the fast path in coral.ts parses with the same table). */
+export const CONNECT_OPTIONS: Options = {
+  ...CONFIG_OPTIONS,
+  ...SETTING_FLAGS,
+  ports: { type: 'string' }, exe: { type: 'string' }, health: { type: 'string' }, type: { type: 'string' },
+  replace: { type: 'boolean' }, force: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
+};
+
 /** The --help paragraph for SETTING_FLAGS, which every command accepts. */
 export const SETTING_FLAGS_HELP = `Setting flags (each overrides coral.yaml and its CORAL_* variable; see configuration.md in /usr/share/doc/coral-agent):
       --services-dir DIR          agent.services_dir

@@ -1,6 +1,7 @@
 // Ask the running coral-agent to write or remove a drop-in (POST /v1/connect, /v1/disconnect); undefined when the CLI must do it itself.
 import { controlRequest } from '../control/control-request.js';
-import { CoralError, type ErrorCode } from '../errors.js';
+import { CoralError } from '../errors.js';
+import { agentError } from './agent-error.js';
 
 export interface AgentEditReply {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -8,8 +9,6 @@ export interface AgentEditReply {
   beyla: { state: string; reason?: string; generation?: number };
   debounceMs?: number;
 }
-
-const CODES = new Set<ErrorCode>(['USAGE', 'INVALID_CONFIG', 'CONFIG_MISSING', 'AGENT_UNAVAILABLE', 'CANT_CREATE', 'TEMPORARY', 'PERMISSION', 'IO', 'INTERNAL']);
 
 /**
  * The agent holds every drop-in in memory, so it decides in constant time; the CLI's own path
@@ -30,10 +29,5 @@ export async function askAgentToEdit(opts: { socketPath: string; path: '/v1/conn
     return { body, beyla: { state: String(body.beyla?.state ?? 'unknown'), reason: body.beyla?.reason, generation: body.beyla?.generation }, debounceMs: body.debounceMs };
   }
   if (status === 404 || status === 405 || status === 409 || status === 400) return undefined;
-  const error = body?.error ?? {};
-  const code: ErrorCode = CODES.has(error.code) ? error.code : 'INTERNAL';
-  throw new CoralError(code, String(error.message ?? `coral-agent answered HTTP ${status}`), {
-    ...(typeof error.hint === 'string' ? { hint: error.hint } : {}),
-    ...(error.details && typeof error.details === 'object' ? { details: error.details } : {}),
-  });
+  throw agentError(status, body);
 }

@@ -1,17 +1,16 @@
 // `coral connect NAME:PORT[:HEALTH][:TYPE]`: validate, check port and name conflicts, write services.d/NAME.yaml atomically under the lock.
 import { join } from 'node:path';
 import { parseDuration } from '../config/duration.js';
-import { formatRanges } from '../config/ports.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
 import { loadValidators } from '../config/schema-validate.js';
-import type { HealthCheck, Service } from '../config/types.js';
 import { CoralError, EXIT } from '../errors.js';
 import { checkConflicts, connectUnderLock, type ConnectOutcome } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { lockServicesDir } from '../store/lock-services-dir.js';
-import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
+import { CONNECT_OPTIONS, parse, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { askAgentToEdit } from './ask-agent-to-edit.js';
-import { fetchAgentStatus, type AgentStatus } from './coral-fetch-status.js';
+import { fetchAgentStatus } from './coral-fetch-status.js';
+import { beylaLine, portWords, reportConnect, type BeylaBrief } from './connect-report.js';
 import { parseServiceSpec, renderDropIn, SPEC_SYNTAX } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
 import { waitLive } from './coral-wait-live.js';
@@ -62,51 +61,8 @@ NAME.yaml not written by coral connect (without --force),
 
 export { checkConflicts, type ConnectOutcome };
 
-function where(s: Service): string {
-  return `${s.source.file}:${s.source.line}`;
-}
-
-function portWords(service: Service): string {
-  const text = formatRanges(service.ports);
-  return service.ports.length === 1 && service.ports[0]!.from === service.ports[0]!.to ? `port ${text}` : `ports ${text}`;
-}
-
-export function describeHealth(health: HealthCheck, service: Service): string {
-  if (health.kind === 'none') return 'disabled (health: none)';
-  if (health.kind === 'http') return `enabled (http ${health.path ?? '/'})`;
-  return `enabled (tcp port ${service.ports[0]?.from ?? '?'})`;
-}
-
-function healthWords(health: HealthCheck): string {
-  const base = health.kind === 'http' ? `http ${health.path ?? '/'}` : health.kind;
-  return health.kind === 'none' ? base : `${base} every ${health.intervalMs / 1000}s, timeout ${health.timeoutMs / 1000}s`;
-}
-
-/** Every field a reconnect changes besides the ports (those are on the first line), one line each. */
-export function fieldChanges(before: Service, after: Service): string[] {
-  const out: string[] = [];
-  if ((before.exe ?? '') !== (after.exe ?? '')) {
-    out.push(`  exe: ${before.exe ?? 'none'} -> ${after.exe ?? 'none (any process on these ports)'}`);
-  }
-  if (healthWords(before.health) !== healthWords(after.health)) out.push(`  health: ${healthWords(before.health)} -> ${healthWords(after.health)}`);
-  if ((before.type ?? '') !== (after.type ?? '')) out.push(`  type: ${before.type ?? 'none'} -> ${after.type ?? 'none'}`);
-  return out;
-}
-
-function beylaLine(status: { beyla: Pick<AgentStatus['beyla'], 'state' | 'reason' | 'generation'> }, debounceMs: number, changed: boolean): string {
-  const beyla = status.beyla;
-  if (beyla.state === 'disabled') return `eBPF metrics: disabled (${beyla.reason ?? 'agent.beyla.enabled is false'})`;
-  if (beyla.state === 'unavailable') return `eBPF metrics: unavailable (${beyla.reason ?? 'Beyla cannot run'})`;
-  if (!changed) return `eBPF metrics: enabled (Beyla ${beyla.state}${beyla.generation === undefined ? '' : `, generation ${beyla.generation}`})`;
-  return `eBPF metrics: enabled (Beyla restart scheduled in ${Math.round(debounceMs / 100) / 10}s)`;
-}
-
 export async function connect(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...CONFIG_OPTIONS, ...SETTING_FLAGS,
-    ports: { type: 'string' }, exe: { type: 'string' }, health: { type: 'string' }, type: { type: 'string' },
-    replace: { type: 'boolean' }, force: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
-  }, CONNECT_USAGE);
+  const { values, positionals } = parse(args, CONNECT_OPTIONS, CONNECT_USAGE);
   if (values.help) {
     io.out(CONNECT_USAGE);
     return EXIT.OK;
@@ -149,20 +105,9 @@ export async function connect(args: string[], io: Io): Promise<number> {
       view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot,
     }));
 
-  if (!outcome.changed) {
-    io.out(`Service ${service.name} is already connected on ${portWords(service)} (${outcome.path} unchanged)`);
-  } else if (outcome.previous) {
-    const was = formatRanges(outcome.previous.ports) === formatRanges(service.ports) ? '' : ` (was ${portWords(outcome.previous)})`;
-    io.out(`Updated service ${service.name} on ${portWords(service)}${was}`);
-    for (const line of fieldChanges(outcome.previous, service)) io.out(line);
-  } else {
-    io.out(`Connected service ${service.name} on ${portWords(service)}`);
-  }
-  if (outcome.forced) io.err(`warning: --force: replaced ${outcome.path}, which ${outcome.forced}`);
-  if (outcome.overridden) io.err(`warning: this replaces the definition of "${service.name}" in ${where(outcome.overridden)} while ${outcome.path} exists`);
-  io.out(`Health monitoring: ${describeHealth(service.health, service)}`);
+  reportConnect(io, service, outcome);
 
-  let status: Parameters<typeof beylaLine>[0];
+  let status: { beyla: BeylaBrief };
   try {
     status = viaAgent ?? await fetchAgentStatus({ socketPath, timeoutMs: 2000 });
   } catch (error) {
@@ -178,7 +123,7 @@ export async function connect(args: string[], io: Io): Promise<number> {
     io.err(`note: the service is saved, but coral-agent's state is unknown: ${error instanceof CoralError ? error.format() : String(error)}`);
     return EXIT.OK;
   }
-  io.out(beylaLine(status, viaAgent?.debounceMs ?? settings.beyla.debounceMs, outcome.changed));
+  io.out(beylaLine(status.beyla, viaAgent?.debounceMs ?? settings.beyla.debounceMs, outcome.changed));
   if (!values.wait) return EXIT.OK;
   const result = await waitLive({ socketPath, name: service.name, ports: service.ports, file: outcome.path, timeoutMs, io });
   io.out(`Instrumented: ${portWords(service)} live in Beyla${result.beylaGeneration === undefined ? '' : ` generation ${result.beylaGeneration}`} (after ${(result.elapsedMs / 1000).toFixed(1)}s)`);

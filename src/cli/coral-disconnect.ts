@@ -2,7 +2,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadValidators } from '../config/schema-validate.js';
-import type { Service } from '../config/types.js';
 import { CoralError, EXIT, isErrno } from '../errors.js';
 import { disconnectUnderLock, planDisconnect, type DisconnectVerdict } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
@@ -10,6 +9,7 @@ import { lockServicesDir, storeError } from '../store/lock-services-dir.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { askAgentToEdit } from './ask-agent-to-edit.js';
 import { fetchAgentStatus } from './coral-fetch-status.js';
+import { disconnectBeylaLine, reportDisconnect } from './connect-report.js';
 import { isServiceName } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
 import type { Io } from './io.js';
@@ -35,10 +35,6 @@ elsewhere (not removable here) or the configuration is invalid, 66 no coral.yaml
 
 type Verdict = DisconnectVerdict;
 export { planDisconnect };
-
-function where(s: Service): string {
-  return `${s.source.file}:${s.source.line}`;
-}
 
 /** Without the agent: decide on a fresh read of every drop-in, under the lock when the directory exists. */
 async function disconnectDirectly(opts: { dir: string; name: string; view: Parameters<typeof disconnectUnderLock>[0]['view'] }): Promise<{ verdict: Verdict; removed: boolean }> {
@@ -78,18 +74,12 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
     ? { verdict: viaAgent.body.verdict as Verdict, removed: viaAgent.body.removed === true }
     : await disconnectDirectly({ dir, name, view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot });
 
-  if (verdict.kind === 'absent' || !removed) {
-    const guess = verdict.kind === 'absent' && verdict.guess ? ` (did you mean "${verdict.guess}"?)` : '';
-    io.out(`Service ${name} is not connected; nothing to remove${guess}`);
-    return EXIT.OK;
-  }
-  io.out(`Disconnected service ${name} (removed ${join(dir, verdict.fileName)})`);
-  if (verdict.restored) io.out(`Its definition in ${where(verdict.restored)} applies again`);
+  const path = verdict.kind === 'remove' ? join(dir, verdict.fileName) : undefined;
+  if (!reportDisconnect(io, { name, path, verdict, removed })) return EXIT.OK;
   try {
     const status = viaAgent ?? await fetchAgentStatus({ socketPath, timeoutMs: 2000 });
-    if (status.beyla.state !== 'disabled' && status.beyla.state !== 'unavailable') {
-      io.out(`eBPF metrics: Beyla restart scheduled in ${Math.round((viaAgent?.debounceMs ?? main.settings.beyla.debounceMs) / 100) / 10}s`);
-    }
+    const line = disconnectBeylaLine(status.beyla, viaAgent?.debounceMs ?? main.settings.beyla.debounceMs);
+    if (line) io.out(line);
   } catch (error) {
     if (!(error instanceof CoralError)) throw error;
     if (error.code === 'AGENT_UNAVAILABLE') io.out('coral-agent is not running: the change takes effect when it starts');

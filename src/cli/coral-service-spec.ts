@@ -1,7 +1,7 @@
 // `NAME:PORT[:HEALTH][:TYPE]` plus --ports/--exe/--health/--type -> the service mapping, and the drop-in text for it.
 import serviceSchema from '../../schemas/service.schema.json' with { type: 'json' };
 import { CoralError } from '../errors.js';
-import { DROP_IN_HEADER } from '../store/edit-services.js';
+import { DROP_IN_HEADER } from '../store/drop-in-header.js';
 
 export const SPEC_SYNTAX = 'NAME:PORT[:HEALTH][:TYPE], e.g. frontend:3000:http:/healthz:http';
 

@@ -3,7 +3,7 @@ import { parseMainConfig, type MainResult } from '../config/parse-main.js';
 import type { Validators } from '../config/schema-validate.js';
 import type { Diagnostic } from '../config/types.js';
 import { CoralError } from '../errors.js';
-import { resolveConfigPath } from '../store/load-snapshot.js';
+import { resolveConfigPath } from '../store/resolve-config-path.js';
 import { readSourceFile } from '../store/read-sources.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 

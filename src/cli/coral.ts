@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { CoralError, EXIT } from '../errors.js';
 import { parse } from './args.js';
+import { editFastPath } from './edit-fast-path.js';
 import { finish, runCommand, type Command } from './main.js';
 
 const USAGE = `Usage: coral <command> [options]
@@ -37,8 +38,9 @@ Print the version of coral (also: coral --version).
 Exit codes: 0 printed, 64 usage.`;
 
 const COMMANDS: Record<string, Command> = {
-  connect: async (args, io) => (await import('./coral-connect.js')).connect(args, io),
-  disconnect: async (args, io) => (await import('./coral-disconnect.js')).disconnect(args, io),
+  // With the agent running, one request and next to nothing loaded; else (or on anything unusual) the full command.
+  connect: async (args, io) => (await editFastPath('connect', args, io)) ?? (await import('./coral-connect.js')).connect(args, io),
+  disconnect: async (args, io) => (await editFastPath('disconnect', args, io)) ?? (await import('./coral-disconnect.js')).disconnect(args, io),
   services: async (args, io) => (await import('./coral-services.js')).services(args, io),
   status: async (args, io) => (await import('./coral-status.js')).status(args, io),
   version: async (args, io) => {

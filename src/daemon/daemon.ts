@@ -223,7 +223,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       handlers: {
         status,
         ...createServiceEdits({
-          view: servicesView, validators, settings: () => reconcile.settings, logger: log,
+          view: servicesView, validators, settings: () => reconcile.settings, socketPath: settings.control.socket, logger: log,
           extra: () => ({ beyla: supervisor.status(), debounceMs: reconcile.settings.beyla.debounceMs }),
         }),
         reload: async () => {

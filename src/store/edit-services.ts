@@ -7,12 +7,12 @@ import { firstOverlap } from '../config/ports.js';
 import type { Validators } from '../config/schema-validate.js';
 import type { FileState, HealthDefaults, Service } from '../config/types.js';
 import { CoralError, isErrno } from '../errors.js';
+import { DROP_IN_HEADER } from './drop-in-header.js';
 import { storeError } from './lock-services-dir.js';
 import { removeDropIn } from './remove-drop-in.js';
 import { writeDropIn } from './write-drop-in.js';
 
-/** The first line of every file `coral connect` writes (the CLI renders it; kept here so the store can recognise it). */
-export const DROP_IN_HEADER = '# Written by coral connect; edit or remove with coral disconnect.';
+export { DROP_IN_HEADER };
 
 /** The part of a Snapshot the decisions read. */
 export interface ServicesView {

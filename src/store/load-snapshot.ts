@@ -1,5 +1,4 @@
 // Read the whole configuration from disk and merge it with the previous snapshot: the one way a Snapshot is made.
-import { resolve } from 'node:path';
 import { mergeSnapshot } from '../config/merge-snapshot.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
 import { parseMainConfig } from '../config/parse-main.js';
@@ -9,7 +8,9 @@ import { CoralError } from '../errors.js';
 import type { DropInCache } from './drop-in-cache.js';
 import { readDropIns, readSourceFile } from './read-sources.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/coral/coral.yaml';
+import { resolveConfigPath } from './resolve-config-path.js';
+
+export { DEFAULT_CONFIG_PATH, resolveConfigPath } from './resolve-config-path.js';
 
 export interface LoadOptions {
   /** --config; else CORAL_CONFIG; else /etc/coral/coral.yaml. */
@@ -29,13 +30,6 @@ export interface LoadResult {
   mainValid: boolean;
   /** Files (main and drop-ins) that are invalid now. */
   invalidFiles: string[];
-}
-
-/** The main file's path and where that came from. */
-export function resolveConfigPath(configPath: string | undefined, env: Readonly<Record<string, string | undefined>>): { path: string; origin: 'flag' | 'env' | 'default' } {
-  if (configPath) return { path: resolve(configPath), origin: 'flag' };
-  if (env.CORAL_CONFIG) return { path: resolve(env.CORAL_CONFIG), origin: 'env' };
-  return { path: DEFAULT_CONFIG_PATH, origin: 'default' };
 }
 
 /**
