@@ -11,6 +11,7 @@ import type { DesiredState } from '../plan/types.js';
 import type { BeylaInstance, OutputLimitCounters } from './beyla-instance.js';
 import { createBeylaMetrics, createCoverageGauges, outputLimitCounters, type BeylaMetrics } from './create-beyla-metrics.js';
 import { serviceCoverage, type ServiceCoverage } from './service-coverage.js';
+import { SharedScrape, type FetchedScrape } from './shared-scrape.js';
 import { fetchText } from './fetch-text.js';
 import { describeStatus } from './describe-status.js';
 import { planDesired } from './plan-desired.js';
@@ -62,6 +63,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private active: BeylaInstance | null = null;
   private stopProbing: (() => void) | null = null;
   private lastScrape: { generation: number; text: string } | null = null;
+  private readonly sharedScrape: SharedScrape;
   private lastEmitted = '';
   private lastCoverage: ServiceCoverage[] = [];
   private readonly stopped: Promise<void>;
@@ -79,6 +81,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.excludePorts = [...opts.excludePorts];
     this.env = opts.env ?? process.env;
     this.timing = resolveTiming(opts.timing);
+    this.sharedScrape = new SharedScrape({ reuseMs: this.timing.scrapeReuseMs });
     this.metrics = createBeylaMetrics(opts.registry);
     this.outputLimits = outputLimitCounters(this.metrics);
     createCoverageGauges(opts.registry, () => this.coverage());
@@ -151,20 +154,33 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     return (await this.scrapeActiveTagged(signal))?.text ?? null;
   }
 
-  /** scrapeActive, with the generation whose text it is. */
+  /**
+   * scrapeActive, with the generation whose text it is. Concurrent callers share one request to
+   * the instance, and a text fetched less than `scrapeReuseMs` ago is served again (shared-scrape.ts).
+   */
   async scrapeActiveTagged(signal?: AbortSignal): Promise<{ generation: number; text: string } | null> {
     const active = this.active;
     if (!active) return null;
+    const shared = this.sharedScrape.get(active.generation, () => this.fetchActive(active));
+    if (!signal) return shared;
+    // An aborted caller stops waiting; the shared request goes on for the others.
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<null>((resolveAborted) => { onAbort = () => resolveAborted(null); });
+    signal.addEventListener('abort', onAbort, { once: true });
+    return Promise.race([shared, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  private async fetchActive(active: BeylaInstance): Promise<FetchedScrape> {
     const generation = active.generation;
     try {
       const url = `http://127.0.0.1:${active.ports.metrics}${METRICS_PATH}`;
-      const text = await fetchText(url, { timeoutMs: this.timing.scrapeTimeoutMs, ...(signal ? { signal } : {}) });
+      const text = await fetchText(url, { timeoutMs: this.timing.scrapeTimeoutMs });
       if (this.lastScrape === null || this.lastScrape.generation <= generation) this.lastScrape = { generation, text };
-      return { generation, text };
+      return { result: { generation, text }, fresh: true };
     } catch (error) {
       this.metrics.scrapeErrors.inc();
       this.log.debug({ err: error, generation }, 'scraping the active Beyla failed; serving its last good metrics');
-      return this.lastScrape?.generation === generation ? { ...this.lastScrape } : null;
+      return { result: this.lastScrape?.generation === generation ? { ...this.lastScrape } : null, fresh: false };
     }
   }
 
@@ -233,6 +249,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
         this.stopProbing = null;
         this.active = null;
         this.lastScrape = null;
+        this.sharedScrape.clear();
         return;
       case 'terminate':
       case 'kill': {

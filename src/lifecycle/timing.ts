@@ -12,6 +12,12 @@ export interface SupervisorTiming extends CrashPolicyOptions {
   swapRetryMaxMs: number;
   /** Deadline of one scrape of the active instance. Default 2 s. */
   scrapeTimeoutMs: number;
+  /**
+   * How long a text fetched from the active instance is served again to further scrapes. Default
+   * 250 ms: bounds what a flood of scrapes costs Beyla (4 requests a second) and stays below any
+   * scrape interval, so one Prometheus never gets the same text twice.
+   */
+  scrapeReuseMs: number;
   /** Pause between two liveness probes of the active instance's /healthz. Default 5 s. */
   livenessIntervalMs: number;
   /** Consecutive failed liveness probes that mean the active instance is hung. Default 3. */
@@ -27,6 +33,7 @@ export const DEFAULT_TIMING: SupervisorTiming = {
   swapRetryInitialMs: 1000,
   swapRetryMaxMs: 30_000,
   scrapeTimeoutMs: 2000,
+  scrapeReuseMs: 250,
   livenessIntervalMs: 5000,
   livenessFailures: 3,
   livenessTimeoutMs: 1000,

@@ -27,7 +27,7 @@ export const exportText = ({ normalizedOpenPorts, pid, instrumented }) => {
 };
 
 /** internal_metrics: instrumented processes by name, and build info. */
-export const internalText = ({ instrumented, version }) => {
+export const internalText = ({ instrumented, version, exportRequests = 0 }) => {
   const byName = new Map();
   for (const { name } of instrumented.values()) byName.set(name, (byName.get(name) ?? 0) + 1);
   const lines = [
@@ -37,6 +37,9 @@ export const internalText = ({ instrumented, version }) => {
     '# HELP beyla_internal_build_info A metric with a constant \'1\' value labeled by version, revision, branch, goversion from which Beyla was built, and the goos and goarch for the build.',
     '# TYPE beyla_internal_build_info gauge',
     `beyla_internal_build_info${labels({ goarch: 'amd64', goos: 'linux', goversion: 'go1.25.3', revision: 'beyla-double', version })} 1`,
+    '# HELP beyla_double_export_requests_total Requests the prometheus_export path answered (test double only).',
+    '# TYPE beyla_double_export_requests_total counter',
+    `beyla_double_export_requests_total ${exportRequests}`,
   ];
   return `${lines.join('\n')}\n`;
 };
