@@ -2,6 +2,7 @@
 import http from 'node:http';
 import { chmod, chown, stat, unlink } from 'node:fs/promises';
 import { CoralError, isErrno } from '../errors.js';
+import { createLimitedServer, declaresOver, hasBody, type HttpLimits } from '../http-limits.js';
 import type { Logger } from '../log.js';
 import { lookupGroupId } from './lookup-group-id.js';
 import { prepareSocketPath } from './prepare-socket-path.js';
@@ -38,6 +39,8 @@ export interface ControlServerOptions {
   reloadTimeoutMs?: number;
   /** Where groups are looked up. Default '/etc/group'. */
   groupFile?: string;
+  /** Timeouts and the connection cap (defaults in src/http-limits.ts). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface ControlServer {
@@ -69,7 +72,8 @@ function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        req.resume();
+        // Answered 413, which closes the connection: nothing more of the body is read.
+        req.pause();
         reject(new RangeError(`request body over ${MAX_BODY_BYTES} bytes`));
         return;
       }
@@ -125,12 +129,15 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     return { status: 404, body: { error: `no such endpoint: ${method} ${path}` } };
   }
 
-  const server = http.createServer((req, res) => {
+  // Any answer of 400 or above closes the connection: the rest of a request body is never read.
+  const server = createLimitedServer({ limits: opts.limits ?? {}, logger, name: 'control socket' }, (req, res) => {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     let bodyRead: Promise<unknown> | undefined;
-    const body = (): Promise<unknown> => (bodyRead ??= readJsonBody(req));
-    if (path !== '/v1/connect' && path !== '/v1/disconnect') req.resume();
+    const takesBody = path === '/v1/connect' || path === '/v1/disconnect';
+    const body = (): Promise<unknown> => (bodyRead ??= declaresOver(req, MAX_BODY_BYTES)
+      ? Promise.reject(new RangeError(`request body over ${MAX_BODY_BYTES} bytes`))
+      : readJsonBody(req));
     const send = ({ status, body }: Reply): void => {
       let text: string;
       try {
@@ -143,6 +150,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       if (status === 405) res.setHeader('allow', ['/v1/reload', '/v1/connect', '/v1/disconnect'].includes(path) ? 'POST' : 'GET');
       res.writeHead(status, { 'content-type': 'application/json' }).end(text);
     };
+    if (!takesBody && hasBody(req)) {
+      send({ status: 413, body: { error: `${path} takes no request body` } });
+      return;
+    }
     route(method, path, body).then(send, (error: unknown) => {
       logger.error({ err: error, method, path }, 'control request failed');
       send({ status: 500, body: errorBody(error) });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { CoralError, isErrno } from '../errors.js';
+import { createLimitedServer, hasBody, type HttpLimits } from '../http-limits.js';
 import type { Logger } from '../log.js';
 import type { Registry } from './create-registry.js';
 import { mergeExposition } from './merge-exposition.js';
@@ -17,6 +18,8 @@ export interface MetricsServerOptions {
   logger: Logger;
   /** A scrapeExtra slower than this is abandoned and the agent part served alone. Default 5000. */
   scrapeExtraTimeoutMs?: number;
+  /** Timeouts and the connection cap (defaults in src/http-limits.ts). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface MetricsServer {
@@ -105,11 +108,16 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     res.writeHead(200, { 'content-type': registry.contentType }).end(merged.text);
   }
 
-  const server = http.createServer((req, res) => {
+  // Any answer of 400 or above closes the connection: the rest of a request body is never read.
+  const server = createLimitedServer({ limits: opts.limits ?? {}, logger, name: 'metrics server' }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics' || path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+        return;
+      }
+      if (hasBody(req)) {
+        res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8' }).end('no request body is accepted\n');
         return;
       }
       if (path === '/healthz') {
