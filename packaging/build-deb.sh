@@ -48,7 +48,7 @@ if [ "$build" = 1 ]; then
   say "compiling TypeScript (npm run build)"
   (cd "$REPO" && npm run --silent build) || die "npm run build failed"
 fi
-for entry in src/cli/coral-agent.js src/cli/coral.js bundle/cli/coral-agent.js bundle/cli/coral.js; do
+for entry in src/cli/coral-agent.js src/cli/coral.js bundle/cli/coral-agent.js bundle/cli/coral.js man/coral.1 man/coral-agent.8; do
   [ -f "$dist/$entry" ] || die "$dist/$entry is missing: build the project first (npm install for esbuild, then npm run build)"
 done
 
@@ -63,7 +63,7 @@ umask 022
 say "staging $APPDIR"
 mkdir -p "$root$APPDIR/dist"
 # Everything compiled except the tests, benchmarks and source maps (the .ts sources are not shipped).
-tar -C "$dist" --exclude=./test --exclude=./bench --exclude='*.map' -cf - . | tar -C "$root$APPDIR/dist" -xf -
+tar -C "$dist" --exclude=./test --exclude=./bench --exclude=./man --exclude='*.map' -cf - . | tar -C "$root$APPDIR/dist" -xf -
 cp -r "$REPO/schemas" "$root$APPDIR/schemas"
 rm -f "$root$APPDIR/schemas/build-validators.mjs"   # a build step (npm run build), not needed at run time
 cp "$REPO/package.json" "$root$APPDIR/package.json"
@@ -120,14 +120,13 @@ install -D -m 0644 "$REPO/systemd/coral-agent.service" "$root/lib/systemd/system
 install -D -m 0644 "$REPO/systemd/coral-agent.sysusers" "$root/usr/lib/sysusers.d/coral-agent.conf"
 install -D -m 0644 "$REPO/systemd/coral-agent.tmpfiles" "$root/usr/lib/tmpfiles.d/coral-agent.conf"
 install -D -m 0644 "$REPO/packaging/coral.yaml" "$root/etc/coral/coral.yaml"
-if [ -f "$REPO/packaging/coral.bash-completion" ]; then
-  install -D -m 0644 "$REPO/packaging/coral.bash-completion" "$root/usr/share/bash-completion/completions/coral"
-else
-  say "no packaging/coral.bash-completion: shipping without bash completion"
-fi
+for cmd in coral coral-agent; do
+  install -D -m 0644 "$REPO/packaging/$cmd.bash-completion" "$root/usr/share/bash-completion/completions/$cmd"
+done
 
-install -D -m 0644 "$REPO/packaging/man/coral.1" "$root/usr/share/man/man1/coral.1"
-install -D -m 0644 "$REPO/packaging/man/coral-agent.8" "$root/usr/share/man/man8/coral-agent.8"
+# The manual pages are rendered from the --help texts by the build (scripts/build-man.mjs).
+install -D -m 0644 "$dist/man/coral.1" "$root/usr/share/man/man1/coral.1"
+install -D -m 0644 "$dist/man/coral-agent.8" "$root/usr/share/man/man8/coral-agent.8"
 gzip -9n "$root/usr/share/man/man1/coral.1" "$root/usr/share/man/man8/coral-agent.8"
 install -D -m 0644 "$REPO/packaging/lintian-overrides" "$root/usr/share/lintian/overrides/$PKG"
 # Monitoring: Prometheus rules and the Grafana dashboard (docs/monitoring.md).

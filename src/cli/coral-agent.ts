@@ -4,42 +4,14 @@ import { readFileSync } from 'node:fs';
 import { CoralError, EXIT } from '../errors.js';
 import { check } from './check.js';
 import { parse } from './args.js';
-import { CONFIG_SHOW_USAGE, configShow } from './config-show.js';
+import { AGENT_CONFIG_USAGE, AGENT_USAGE, AGENT_VERSION_USAGE } from './coral-agent-usage.js';
+import { configShow } from './config-show.js';
 import { finish, runCommand, type Command } from './main.js';
-
-const USAGE = `Usage: coral-agent <command> [options]
-
-Keeps Grafana Beyla's eBPF instrumentation in step with the services on this host.
-
-Commands:
-  run             run the daemon (what systemd starts)
-  reload          ask the running daemon to re-read its configuration and wait for the result
-  check           validate coral.yaml and services.d, print problems as file:line:col
-  config show     print the effective configuration (--sources: where each value comes from)
-  doctor          check whether Beyla can work on this host (kernel, kprobes, capabilities...)
-  version         print the version
-
-Every command takes --config PATH (default: $CORAL_CONFIG, else /etc/coral/coral.yaml)
-and --help. Exit codes follow sysexits: 0 ok, 64 usage, 65 invalid config, 66 no config,
-69 agent or Beyla unavailable, 73 cannot create, 75 temporary failure, 78 configuration error (doctor).`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
-
-const CONFIG_USAGE = `Usage: coral-agent config show [--config PATH] [--json] [--sources]
-
-The configuration commands. There is one:
-  show    print the effective configuration (--sources: where each value comes from)
-
-${CONFIG_SHOW_USAGE.slice(CONFIG_SHOW_USAGE.indexOf('\n\n') + 2)}`;
-
-const VERSION_USAGE = `Usage: coral-agent version
-
-Print the version of coral-agent (also: coral-agent --version).
-
-Exit codes: 0 printed, 64 usage.`;
 
 const COMMANDS: Record<string, Command> = {
   check,
@@ -47,7 +19,7 @@ const COMMANDS: Record<string, Command> = {
     const [sub, ...rest] = args;
     if (sub === 'show') return configShow(rest, io);
     if (sub === '--help' || sub === '-h') {
-      io.out(CONFIG_USAGE);
+      io.out(AGENT_CONFIG_USAGE);
       return EXIT.OK;
     }
     if (sub === undefined) throw new CoralError('USAGE', 'which config command? there is one: show', { hint: 'see: coral-agent config --help' });
@@ -57,8 +29,8 @@ const COMMANDS: Record<string, Command> = {
   run: async (args, io) => (await import('../daemon/run-command.js')).runDaemonCommand(args, io),
   reload: async (args, io) => (await import('./reload.js')).reload(args, io),
   version: async (args, io) => {
-    if (parse(args, { help: { type: 'boolean', short: 'h' } }, VERSION_USAGE, { maxPositionals: 0 }).values.help) {
-      io.out(VERSION_USAGE);
+    if (parse(args, { help: { type: 'boolean', short: 'h' } }, AGENT_VERSION_USAGE, { maxPositionals: 0 }).values.help) {
+      io.out(AGENT_VERSION_USAGE);
       return EXIT.OK;
     }
     io.out(`coral-agent ${version()}`);
@@ -70,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   return runCommand('coral-agent', async (_args, io) => {
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-      io.out(USAGE);
+      io.out(AGENT_USAGE);
       return name === undefined ? EXIT.USAGE : EXIT.OK;
     }
     if (name === '--version' || name === '-V') return COMMANDS.version!(rest, io);

@@ -3,39 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { CoralError, EXIT } from '../errors.js';
 import { parse } from './args.js';
+import { CORAL_USAGE, CORAL_VERSION_USAGE } from './coral-usage.js';
 import { editFastPath } from './edit-fast-path.js';
 import { finish, runCommand, type Command } from './main.js';
-
-const USAGE = `Usage: coral <command> [options]
-
-Connect the services on this host to coral-agent, which health-checks them and keeps
-Grafana Beyla's eBPF instrumentation on their ports.
-
-Commands:
-  connect NAME:PORT[:HEALTH][:TYPE]   add or update a service (writes services.d/NAME.yaml)
-  disconnect NAME                     remove a service added with connect
-  services, ls                        list services: ports, source, health, instrumented
-  status                              the agent's and Beyla's state, last swap, rejected files
-  version                             print the version
-
-Every command takes --config PATH (default: $CORAL_CONFIG, else /etc/coral/coral.yaml; the
-services directory and the control socket follow from it) and --help.
-
-Exit codes (sysexits): 0 ok, 64 usage, 65 invalid service, conflict or configuration,
-66 no coral.yaml, 69 coral-agent not running (where it matters) or Beyla unavailable,
-70 Beyla failed, 73 cannot create a file, 75 temporary (lock busy, timed out), 77 permission
-denied (run as root or as a member of group coral).`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
-
-const VERSION_USAGE = `Usage: coral version
-
-Print the version of coral (also: coral --version).
-
-Exit codes: 0 printed, 64 usage.`;
 
 const COMMANDS: Record<string, Command> = {
   // With the agent running, one request and next to nothing loaded; else (or on anything unusual) the full command.
@@ -44,8 +19,8 @@ const COMMANDS: Record<string, Command> = {
   services: async (args, io) => (await import('./coral-services.js')).services(args, io),
   status: async (args, io) => (await import('./coral-status.js')).status(args, io),
   version: async (args, io) => {
-    if (parse(args, { help: { type: 'boolean', short: 'h' } }, VERSION_USAGE, { maxPositionals: 0 }).values.help) {
-      io.out(VERSION_USAGE);
+    if (parse(args, { help: { type: 'boolean', short: 'h' } }, CORAL_VERSION_USAGE, { maxPositionals: 0 }).values.help) {
+      io.out(CORAL_VERSION_USAGE);
       return EXIT.OK;
     }
     io.out(`coral ${version()}`);
@@ -58,13 +33,13 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   return runCommand('coral', async (_args, io) => {
     if (name === undefined || name === '--help' || name === '-h') {
-      io.out(USAGE);
+      io.out(CORAL_USAGE);
       return name === undefined ? EXIT.USAGE : EXIT.OK;
     }
     if (name === 'help') {
       const topic = rest[0];
       if (topic === undefined) {
-        io.out(USAGE);
+        io.out(CORAL_USAGE);
         return EXIT.OK;
       }
       const command = COMMANDS[topic];
