@@ -28,6 +28,8 @@ export interface MetricsServer {
 }
 
 const SCRAPE_ERRORS = 'coral_agent_beyla_scrape_errors_total';
+/** More than the control socket's cap: a thousand scrapes at once must all be answered (they share one Beyla request). */
+export const METRICS_MAX_CONNECTIONS = 2048;
 
 /** Get-or-create, so the Beyla supervisor may register the same counter on the shared registry. */
 function scrapeErrorCounter(registry: Registry): client.Counter {
@@ -109,7 +111,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   }
 
   // Any answer of 400 or above closes the connection: the rest of a request body is never read.
-  const server = createLimitedServer({ limits: opts.limits ?? {}, logger, name: 'metrics server' }, (req, res) => {
+  const server = createLimitedServer({ limits: { maxConnections: METRICS_MAX_CONNECTIONS, ...opts.limits }, logger, name: 'metrics server' }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics' || path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
