@@ -164,7 +164,20 @@ if [ -z "$deb" ]; then
   cd "$REPO"
   say "npm ci (downloads and builds the dependencies: a minute or two)"
   started=$SECONDS
-  npm ci --no-audit --no-fund --progress=true --loglevel=notice
+  # npm's own messages pass through; its per-request lines (--loglevel=http) become a count of the
+  # packages fetched, so a terminal, a pipe or a log all show that it is moving.
+  npm ci --no-audit --no-fund --loglevel=http 2>&1 | {
+    fetched=0
+    while IFS= read -r line; do
+      case "$line" in
+        'npm http fetch '*.tgz' '*)
+          fetched=$((fetched + 1))
+          if [ $((fetched % 20)) = 0 ]; then say "npm ci: $fetched packages fetched ($((SECONDS - started)) s)"; fi ;;
+        'npm http fetch '*) ;;
+        *) printf '%s\n' "$line" ;;
+      esac
+    done
+  }
   say "npm ci done in $((SECONDS - started)) s"
   say "npm run build"
   npm run --silent build
