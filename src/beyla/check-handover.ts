@@ -53,12 +53,17 @@ async function exeOf(pid: number, procRoot: string): Promise<string> {
 export async function checkHandover(opts: CheckHandoverOptions): Promise<HandoverCheck> {
   const procRoot = opts.procRoot ?? '/proc';
   const selectors = opts.desired.selectors.map((s) => ({
-    name: s.services[0] ?? '',
+    names: s.services,
     ports: subtractPorts(s.openPorts, opts.excludePorts),
     exe: s.exePath ? exeGlobMatcher(s.exePath) ?? /(?!)/ : undefined,
   }));
   const selectorOf = (port: number | undefined, exe: string): (typeof selectors)[number] | undefined => selectors.find((s) =>
     (port === undefined ? s.ports.length === 0 : inRanges(s.ports, port)) && (!s.exe || s.exe.test(exe)));
+  // A ports-only selector stands for several services: a port belongs to the one whose own ports hold it.
+  const nameOf = (s: (typeof selectors)[number], port: number | undefined): string => {
+    const owner = port === undefined ? undefined : s.names.find((n) => inRanges(opts.desired.services.find((d) => d.name === n)?.ports ?? [], port));
+    return owner ?? s.names[0] ?? '';
+  };
   const listeners = await findListeners((port) => selectors.some((s) => inRanges(s.ports, port)), procRoot);
   const expected = new Map<number, ExpectedProcess>();
   const byPid = new Map<number, Listener[]>();
@@ -70,12 +75,12 @@ export async function checkHandover(opts: CheckHandoverOptions): Promise<Handove
     const own = byPid.get(p.pid) ?? [];
     const hit = own.map((l) => ({ l, s: selectorOf(l.port, exe) })).find((x) => x.s) ?? { l: undefined, s: selectorOf(undefined, exe) };
     if (!hit.s) continue; // the new config no longer selects it
-    expected.set(p.pid, { pid: p.pid, name: hit.s.name || p.service || p.cmd, ...(hit.l ? { port: hit.l.port } : {}), why: 'active' });
+    expected.set(p.pid, { pid: p.pid, name: nameOf(hit.s, hit.l?.port) || p.service || p.cmd, ...(hit.l ? { port: hit.l.port } : {}), why: 'active' });
   }
   for (const l of listeners) {
     if (l.pid === undefined || l.pid === opts.selfPid || expected.has(l.pid)) continue;
     const s = selectorOf(l.port, l.exe ?? '');
-    if (s) expected.set(l.pid, { pid: l.pid, name: s.name || (l.name ?? 'unknown'), port: l.port, why: 'listener' });
+    if (s) expected.set(l.pid, { pid: l.pid, name: nameOf(s, l.port) || (l.name ?? 'unknown'), port: l.port, why: 'listener' });
   }
 
   const have = new Map<number, InstrumentedProcess>((await opts.candidate.list()).map((p) => [p.pid, p]));

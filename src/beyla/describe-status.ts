@@ -5,6 +5,8 @@ import type { LifecycleState } from '../lifecycle/types.js';
 import type { BeylaInstance } from './beyla-instance.js';
 import type { InstanceStatus, SupervisorStatus } from './supervisor-types.js';
 
+const PROMOTED_AT_DEADLINE = /^Beyla generation (\d+) promoted without instrumenting: (.*)$/s;
+
 export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number, BeylaInstance>, binary: string): SupervisorStatus {
   const active = activeOf(m);
   const candidate = candidateOf(m);
@@ -18,6 +20,11 @@ export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number,
     ...(candidate && !candidate.exited ? describe(candidate.generation, 'candidate') : []),
     ...m.retiring.flatMap((r) => describe(r.generation, 'stopping')),
   ];
+  // The first instance, promoted at the readiness deadline without every listener (probe-readiness.ts words it).
+  const deadline = active && m.reason ? PROMOTED_AT_DEADLINE.exec(m.reason) : null;
+  const promotedAtDeadline = deadline && Number(deadline[1]) === active?.generation
+    ? { generation: active.generation, missing: (deadline[2] ?? '').split('; ').filter(Boolean) }
+    : undefined;
   return {
     state: publicState(m),
     generation: active?.generation ?? 0,
@@ -25,6 +32,7 @@ export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number,
     ...(m.reason === null ? {} : { reason: m.reason }),
     instances,
     ...(m.lastSwap ? { lastSwap: { ...m.lastSwap } } : {}),
+    ...(promotedAtDeadline ? { promotedAtDeadline } : {}),
     consecutiveCrashes: m.crashes.consecutive,
     circuitOpen: m.crashes.circuitOpen,
     portsString: active?.target.portsString ?? '',

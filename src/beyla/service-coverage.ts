@@ -14,6 +14,8 @@ export interface ServiceCoverage {
   pids: number[];
   /** Those of them the active instance has logged as instrumented. */
   instrumentedPids: number[];
+  /** Each listening process with the service's ports it listens on (sorted by pid). */
+  listeners: { pid: number; ports: number[] }[];
 }
 
 const inRanges = (ranges: readonly PortRange[], port: number): boolean => ranges.some((r) => port >= r.from && port <= r.to);
@@ -21,6 +23,8 @@ const inRanges = (ranges: readonly PortRange[], port: number): boolean => ranges
 /** One entry per service named in the selectors; a service with no listener has empty pids. */
 export async function serviceCoverage(opts: {
   selectors: readonly Selector[];
+  /** Each service's own ports: a ports-only selector stands for several services, a listener belongs to the one whose ports hold it. */
+  services?: readonly { name: string; ports: readonly PortRange[] }[];
   instrumented: InstrumentedProcesses | null;
   generation: number;
   excludePorts: readonly number[];
@@ -31,19 +35,29 @@ export async function serviceCoverage(opts: {
   const seen = await opts.instrumented?.list() ?? [];
   const live = new Set<number>();
   for (const p of seen) if (await stillRunning(p)) live.add(p.pid);
-  const byService = new Map<string, Set<number>>();
-  for (const s of selectors) for (const name of s.services) byService.set(name, byService.get(name) ?? new Set());
+  /** Service -> pid -> its ports. */
+  const byService = new Map<string, Map<number, Set<number>>>();
+  for (const s of selectors) for (const name of s.services) byService.set(name, byService.get(name) ?? new Map());
   for (const l of listeners) {
     if (l.pid === undefined || l.pid === opts.selfPid) continue;
     for (const s of selectors) {
       if (!inRanges(s.ports, l.port) || (s.exe && !s.exe.test(l.exe ?? ''))) continue;
-      for (const name of s.services) byService.get(name)?.add(l.pid);
+      for (const name of s.services) {
+        const own = opts.services?.find((d) => d.name === name)?.ports;
+        if (own && !inRanges(own, l.port)) continue;
+        const owners = byService.get(name);
+        owners?.set(l.pid, (owners.get(l.pid) ?? new Set()).add(l.port));
+      }
     }
   }
-  return [...byService].sort(([a], [b]) => a.localeCompare(b)).map(([service, pids]) => ({
-    service,
-    generation: opts.generation,
-    pids: [...pids].sort((a, b) => a - b),
-    instrumentedPids: [...pids].filter((pid) => live.has(pid)).sort((a, b) => a - b),
-  }));
+  return [...byService].sort(([a], [b]) => a.localeCompare(b)).map(([service, owners]) => {
+    const pids = [...owners.keys()].sort((a, b) => a - b);
+    return {
+      service,
+      generation: opts.generation,
+      pids,
+      instrumentedPids: pids.filter((pid) => live.has(pid)),
+      listeners: pids.map((pid) => ({ pid, ports: [...(owners.get(pid) ?? [])].sort((a, b) => a - b) })),
+    };
+  });
 }

@@ -55,6 +55,8 @@ export interface SupervisorStatus {
   consecutiveCrashes: number;
   circuitOpen: boolean;
   portsString: string;
+  /** The first instance was promoted at the readiness deadline without instrumenting these ("api pid 4121 port 8080 not instrumented after 45 s"). */
+  promotedAtDeadline?: { generation: number; missing: string[] };
   /** While a candidate is being probed with handover readiness. */
   handover?: HandoverProgress;
   /** Per configured service: listening pids and those the active generation instruments (as of the last scrape or status refresh). */

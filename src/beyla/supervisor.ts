@@ -120,7 +120,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     const status = describeStatus(this.machine, this.instances, this.binary);
     const candidate = status.instances.find((i) => i.role === 'candidate');
     const progress = candidate ? this.handover.get(candidate.generation) : undefined;
-    const withCoverage = { ...status, services: this.lastCoverage.map((c) => ({ ...c })) };
+    const withCoverage = { ...status, services: this.lastCoverage.map((c) => ({ ...c, listeners: c.listeners.map((l) => ({ ...l, ports: [...l.ports] })) })) };
     return progress ? { ...withCoverage, handover: { ...progress, missing: [...progress.missing] } } : withCoverage;
   }
 
@@ -132,9 +132,9 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   /** Per configured service, the processes listening on its ports and those the active instance instruments. */
   async coverage(): Promise<ServiceCoverage[]> {
     const active = activeOf(this.machine);
-    const selectors = active?.target.desired.selectors ?? this.latest?.desired.selectors ?? [];
+    const desired = active?.target.desired ?? this.latest?.desired;
     const result = await serviceCoverage({
-      selectors, instrumented: active ? this.instances.get(active.generation)?.instrumented ?? null : null,
+      selectors: desired?.selectors ?? [], services: desired?.services ?? [], instrumented: active ? this.instances.get(active.generation)?.instrumented ?? null : null,
       generation: active?.generation ?? 0, excludePorts: this.excludePorts, selfPid: process.pid,
     });
     this.lastCoverage = result;

@@ -6,6 +6,10 @@ import { CoralError } from '../errors.js';
 
 export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown; version?: string }
 export interface SwapStatus { generation?: number; result?: string; error?: string; at?: string; durationMs?: number }
+/** A candidate's way to taking over (beyla.handover): how many of the processes it must instrument it has, and which are missing. */
+export interface HandoverStatus { generation?: number; instrumented: number; expected: number; missing: string[]; elapsedMs?: number }
+/** Per configured service (beyla.services): the processes listening on its ports, and those the active generation instruments. */
+export interface ServiceInstrumentation { service: string; generation?: number; pids: number[]; instrumentedPids: number[]; listeners: { pid: number; ports: number[] }[] }
 export interface HealthStatus { state?: string; kind?: string; target?: string; lastError?: string }
 
 /** What the agent is doing now (see src/daemon/daemon-phase.ts); absent from agents that predate it. */
@@ -22,7 +26,14 @@ export interface AgentStatus {
   desired: { ports: string; services: { name: string; ports: string; source?: string; health?: string }[] };
   applied?: { ports: string; generation?: number; at?: string };
   pending: boolean;
-  beyla: { state: string; reason?: string; generation?: number; instances: BeylaInstanceStatus[]; lastSwap?: SwapStatus };
+  beyla: {
+    state: string; reason?: string; generation?: number; instances: BeylaInstanceStatus[]; lastSwap?: SwapStatus;
+    handover?: HandoverStatus;
+    /** Absent from agents that predate it. */
+    services?: ServiceInstrumentation[];
+    /** The first instance was promoted at the readiness deadline without instrumenting these. */
+    promotedAtDeadline?: { generation?: number; missing: string[] };
+  };
   /** status 'stale': invalid now, its last good services (by name) still in effect; since: when it turned invalid. */
   rejected: { file: string; status?: string; since?: string; services: string[]; errors: Diagnostic[] }[];
   health: Record<string, HealthStatus>;
@@ -63,6 +74,26 @@ function diagnostic(v: unknown, file: string): Diagnostic {
   });
 }
 
+const pids = (v: unknown): number[] => list(v).map(num).filter((n): n is number => n !== undefined);
+const strings = (v: unknown): string[] => list(v).map(str).filter((t): t is string => t !== undefined);
+
+function readHandover(v: unknown): HandoverStatus | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const h = obj(v);
+  return defined({ generation: num(h.generation), instrumented: num(h.instrumented) ?? 0, expected: num(h.expected) ?? 0, missing: strings(h.missing), elapsedMs: num(h.elapsedMs) });
+}
+
+function readServices(v: unknown): ServiceInstrumentation[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((item) => {
+    const c = obj(item);
+    return defined({
+      service: str(c.service) ?? '', generation: num(c.generation), pids: pids(c.pids), instrumentedPids: pids(c.instrumentedPids),
+      listeners: list(c.listeners).map((l) => ({ pid: num(obj(l).pid) ?? 0, ports: pids(obj(l).ports) })).filter((l) => l.pid > 0),
+    });
+  });
+}
+
 export function readAgentStatus(body: unknown): AgentStatus {
   const b = obj(body);
   const desired = obj(b.desired);
@@ -96,6 +127,11 @@ export function readAgentStatus(body: unknown): AgentStatus {
       generation: num(beyla.generation),
       instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports, version: str(obj(i).version) })),
       lastSwap: swap && defined({ generation: num(swap.generation), result: str(swap.result), error: str(swap.error), at: str(swap.at), durationMs: num(swap.durationMs) }),
+      handover: readHandover(beyla.handover),
+      services: readServices(beyla.services),
+      promotedAtDeadline: typeof beyla.promotedAtDeadline === 'object' && beyla.promotedAtDeadline !== null
+        ? defined({ generation: num(obj(beyla.promotedAtDeadline).generation), missing: strings(obj(beyla.promotedAtDeadline).missing) })
+        : undefined,
     }),
     rejected: list(b.rejected).map((r) => {
       const file = str(obj(r).file) ?? '(unknown file)';

@@ -8,13 +8,16 @@ import { loadCoralSettings } from './coral-settings.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
 import { phaseText } from './phase-text.js';
+import { handoverLines, instrumentationLines, promotedAtDeadlineLines } from './coral-status-instrumentation.js';
 import { watchStatus } from './coral-status-watch.js';
 
 export const STATUS_USAGE = `Usage: coral status [--config PATH] [--json] [--watch [--interval SECONDS]]
 
 Ask the running coral-agent for its state: the agent and Beyla, the configuration generation,
-the ports wanted and the ports applied, the last Beyla swap and its result, files rejected
-with their errors, and the health of each service.
+the ports wanted and the ports applied, the last Beyla swap and its result, during a swap how
+many processes the new Beyla instruments and which are still missing, per service the
+processes that listen on its ports and the Beyla generation that instruments them, files
+rejected with their errors, and the health of each service.
 
 Options:
   -c, --config PATH   main file (its agent.control.socket is used)
@@ -50,11 +53,14 @@ export function formatStatus(s: AgentStatus): string[] {
     lines.push('  applied: nothing yet');
   }
   const b = s.beyla;
-  lines.push(`Beyla: ${b.state}${b.generation === undefined ? '' : `, generation ${b.generation}`}${b.reason ? ` (${b.reason})` : ''}`);
+  const reason = b.reason && !b.promotedAtDeadline ? ` (${b.reason})` : '';
+  lines.push(`Beyla: ${b.state}${b.generation === undefined ? '' : `, generation ${b.generation}`}${reason}`);
+  lines.push(...promotedAtDeadlineLines(b));
   if (b.state !== 'ready' && (isHostReason(b.reason) || isHostReason(b.lastSwap?.error))) lines.push(`  hint: ${DOCTOR_HINT}`);
   for (const i of b.instances) {
     lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}${i.version ? `, Beyla ${i.version}` : ''}`);
   }
+  lines.push(...handoverLines(b));
   if (b.lastSwap) {
     const w = b.lastSwap;
     const took = w.durationMs === undefined ? '' : ` in ${(w.durationMs / 1000).toFixed(1)}s`;
@@ -62,6 +68,7 @@ export function formatStatus(s: AgentStatus): string[] {
   } else {
     lines.push('  last swap: none yet');
   }
+  lines.push(...instrumentationLines(s));
   if (s.rejected.length > 0) {
     lines.push(`Rejected files (${s.rejected.length}): the agent keeps their last good content, if any`);
     for (const r of s.rejected) {

@@ -221,7 +221,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       socketPath: settings.control.socket,
       logger: log,
       handlers: {
-        status,
+        // Which processes the active Beyla instruments, read fresh for each status (not only at scrapes).
+        status: async () => {
+          await supervisor.coverage().catch((error: unknown) => log.debug({ err: error }, 'could not read service coverage'));
+          return status();
+        },
         ...createServiceEdits({
           view: servicesView, validators, settings: () => reconcile.settings, socketPath: settings.control.socket, logger: log,
           extra: () => ({ beyla: supervisor.status(), debounceMs: reconcile.settings.beyla.debounceMs }),

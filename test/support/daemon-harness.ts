@@ -33,6 +33,10 @@ export interface DaemonHarnessOptions {
   notify?: boolean;
   /** The coral-agent entry point to run (default dist/src/cli/coral-agent.js; benchmarks run the shipped bundle). */
   agentPath?: string;
+  /** agent.beyla.readiness.timeout (default '10s'). */
+  readinessTimeout?: string;
+  /** Discovery the double does at once (poll_interval 100ms, min_process_age 0s, in agent.beyla.config), for tests with real listeners. */
+  fastDiscovery?: boolean;
 }
 
 export interface WaitOptions {
@@ -73,7 +77,7 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | fa
 }
 
 /** The coral.yaml the harness writes: every path inside the temp dir, short timings, metrics on port 0. */
-export function coralYaml(opts: { dir: string; debounce: string; maxWait: string }): string {
+export function coralYaml(opts: { dir: string; debounce: string; maxWait: string; readinessTimeout?: string; fastDiscovery?: boolean }): string {
   return [
     'agent:',
     '  services_dir: services.d',
@@ -86,9 +90,10 @@ export function coralYaml(opts: { dir: string; debounce: string; maxWait: string
     `    debounce: ${opts.debounce}`,
     `    max_wait: ${opts.maxWait}`,
     '    readiness:',
-    '      timeout: 10s',
+    `      timeout: ${opts.readinessTimeout ?? '10s'}`,
     '      min_uptime: 200ms',
     '    shutdown_timeout: 2s',
+    ...(opts.fastDiscovery ? ['    config:', '      discovery: { poll_interval: 100ms, min_process_age: 0s }'] : []),
     '  metrics:',
     '    listen: 127.0.0.1:0',
     '  control:',
@@ -393,7 +398,7 @@ export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptio
   Object.assign(env, opts.env ?? {});
   await mkdir(harness.servicesDir, { mode: 0o755 });
   await mkdir(harness.stateDir);
-  await writeFile(harness.configPath, coralYaml({ dir, debounce: opts.debounce ?? '300ms', maxWait: opts.maxWait ?? '5s' }));
+  await writeFile(harness.configPath, coralYaml({ dir, debounce: opts.debounce ?? '300ms', maxWait: opts.maxWait ?? '5s', ...(opts.readinessTimeout ? { readinessTimeout: opts.readinessTimeout } : {}), ...(opts.fastDiscovery ? { fastDiscovery: true } : {}) }));
   for (const [name, text] of Object.entries(opts.dropIns ?? {})) await harness.writeDropIn(name, text);
   if (opts.notify) {
     harness.notify = await startNotifyCapture(join(dir, 'notify.sock'));
