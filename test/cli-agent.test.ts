@@ -142,7 +142,9 @@ test('connect --wait shows progress until the port is live in a ready Beyla', as
   const agent = await fakeAgent(t, (call) => {
     if (call <= 1) return { ...readyStatus('8080', [{ name: 'api', ports: '8080' }]), pending: true, phase: { name: 'debounce', inMs: 4200 } };
     if (call <= 3) return { ...readyStatus('8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), desired: { ports: '3000,8080', services: [{ name: 'web', ports: '3000' }] }, phase: { name: 'swap', generation: 4, from: 3 }, beyla: { state: 'swapping', generation: 3, instances: [{ generation: 3, role: 'active' }, { generation: 4, role: 'candidate' }] } };
-    return { ...readyStatus('3000,8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), beyla: { state: 'ready', generation: 4, instances: [{ generation: 4, pid: 1001, role: 'active' }] } };
+    // Generation 4 selects the port, then instruments the process listening on it.
+    const services = [{ service: 'web', generation: 4, pids: [1234], instrumentedPids: call <= 5 ? [] : [1234], listeners: [{ pid: 1234, ports: [3000] }] }];
+    return { ...readyStatus('3000,8080', [{ name: 'api', ports: '8080' }, { name: 'web', ports: '3000' }]), beyla: { state: 'ready', generation: 4, instances: [{ generation: 4, pid: 1001, role: 'active' }], services } };
   });
   const r = await run(connect, ['web:3000', '--wait', '--timeout', '20s'], agent.config);
   assert.equal(r.code, 0, r.err);
@@ -151,7 +153,15 @@ test('connect --wait shows progress until the port is live in a ready Beyla', as
   assert.match(r.err, /^coral-agent saw the change; debounce ends in 5s \.\.\. \(\d+s\)$/m);
   assert.match(r.err, /^swap to Beyla generation 4 with port 3000: waiting for it to be ready \.\.\. \(\d+s\)$/m);
   assert.doesNotMatch(r.err, /generation 7/, 'the agent document\'s own generation is not the one being started');
-  assert.match(r.out, /^Instrumented: port 3000 live in Beyla generation 4 \(after \d+\.\ds\)$/m);
+  assert.match(r.err, /^Beyla generation 4 selects port 3000; waiting for it to instrument web pid 1234 \(port 3000\) \.\.\. \(\d+s\)$/m);
+  assert.match(r.out, /^Instrumented: port 3000 by Beyla generation 4 \(pid 1234, after \d+\.\ds\)$/m);
+});
+
+test('connect --wait against an agent that does not report instrumentation says only that the port is selected', async (t) => {
+  const agent = await fakeAgent(t, () => ({ ...readyStatus('3000', [{ name: 'web', ports: '3000' }]), beyla: { state: 'ready', generation: 4, instances: [{ generation: 4, pid: 1001, role: 'active' }] } }));
+  const r = await run(connect, ['web:3000', '--wait', '--timeout', '20s'], agent.config);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Selected: port 3000 in Beyla generation 4 \(after \d+\.\ds\); this coral-agent does not report which processes are instrumented$/m);
 });
 
 test('connect --wait: a rejected drop-in exits 65 with its errors', async (t) => {

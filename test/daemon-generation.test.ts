@@ -23,7 +23,7 @@ test('--wait names the debounce and the generation being started; status has one
   assert.ok(progress.some((l) => /^coral-agent saw the change; debounce ends in [1-3]s \.\.\. \(\d+s\)$/.test(l)), `no debounce progress in:\n${connect.stderr}`);
   assert.ok(progress.some((l) => /^swap to Beyla generation 2 with port 8080: waiting for it to be ready \.\.\. \(\d+s\)$/.test(l)), `no swap progress in:\n${connect.stderr}`);
   assert.ok(!progress.some((l) => /generation 0|waiting for coral-agent to read/.test(l)), connect.stderr);
-  assert.match(connect.stdout, /^Instrumented: port 8080 live in Beyla generation 2 /m);
+  assert.match(connect.stdout, /^Selected: port 8080 in Beyla generation 2 \(after [\d.]+s\); no process listens on 8080 yet/m);
 
   const swapped = await h.status();
   assert.deepEqual([swapped.generation, swapped.applied.generation, swapped.beyla.generation], [2, 2, 2]);

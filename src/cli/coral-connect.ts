@@ -13,7 +13,7 @@ import { fetchAgentStatus } from './coral-fetch-status.js';
 import { beylaLine, portWords, reportConnect, type BeylaBrief } from './connect-report.js';
 import { parseServiceSpec, renderDropIn, SPEC_SYNTAX } from './coral-service-spec.js';
 import { loadCoralSettings, requireValidSettings } from './coral-settings.js';
-import { waitLive } from './coral-wait-live.js';
+import { waitLive, waitResultLine } from './coral-wait-live.js';
 import type { Io } from './io.js';
 
 export const CONNECT_USAGE = `Usage: coral connect ${SPEC_SYNTAX.split(',')[0]} [options]
@@ -40,7 +40,9 @@ Options:
       --replace           allow replacing a service of the same name defined in coral.yaml
       --force             replace services.d/NAME.yaml even if coral connect did not write
                           it (edited by hand) or it is invalid
-      --wait              wait until Beyla instruments the ports (progress on stderr)
+      --wait              wait until the active Beyla instruments every process listening
+                          on the ports (progress on stderr); ports nothing listens on yet
+                          are waited for until Beyla selects them, and said so
       --timeout DURATION  how long --wait waits (default 60s)
   -c, --config PATH       main file (default: $CORAL_CONFIG, else /etc/coral/coral.yaml);
                           services.d and the control socket follow from it
@@ -57,7 +59,8 @@ Exit codes: 0 connected (or already connected), 64 usage, 65 invalid service, co
 NAME.yaml not written by coral connect (without --force),
 66 no coral.yaml, 69 the agent is not running (with --wait) or Beyla unavailable,
 70 Beyla failed to start with the new ports, 73 cannot create the file,
-75 timed out (lock or --wait), 77 permission denied.`;
+75 timed out (lock, or --wait: the message names the processes not instrumented yet),
+77 permission denied.`;
 
 export { checkConflicts, type ConnectOutcome };
 
@@ -126,6 +129,6 @@ export async function connect(args: string[], io: Io): Promise<number> {
   io.out(beylaLine(status.beyla, viaAgent?.debounceMs ?? settings.beyla.debounceMs, outcome.changed));
   if (!values.wait) return EXIT.OK;
   const result = await waitLive({ socketPath, name: service.name, ports: service.ports, file: outcome.path, timeoutMs, io });
-  io.out(`Instrumented: ${portWords(service)} live in Beyla${result.beylaGeneration === undefined ? '' : ` generation ${result.beylaGeneration}`} (after ${(result.elapsedMs / 1000).toFixed(1)}s)`);
+  io.out(waitResultLine(result, portWords(service)));
   return EXIT.OK;
 }

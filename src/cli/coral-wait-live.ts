@@ -1,12 +1,12 @@
-// `coral connect --wait`: poll the agent until the service's ports are live in a ready Beyla, or report what stopped them.
+// `coral connect --wait`: poll the agent until the active Beyla instruments the processes listening on the service's ports, or report what stopped them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatRanges } from '../config/ports.js';
 import type { PortRange } from '../config/types.js';
 import { CoralError } from '../errors.js';
-import { coversPorts, fetchAgentStatus, portsOf, type AgentStatus } from './coral-fetch-status.js';
+import { coversPorts, fetchAgentStatus, portsOf, type AgentStatus, type ServiceInstrumentation } from './coral-fetch-status.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 import type { Io } from './io.js';
-import { waitPhaseText } from './phase-text.js';
+import { instrumentPhaseText, waitPhaseText } from './phase-text.js';
 
 export interface WaitLiveOptions {
   socketPath: string;
@@ -25,6 +25,40 @@ export interface WaitLiveOptions {
 export interface WaitLiveResult {
   beylaGeneration: number | undefined;
   elapsedMs: number;
+  /**
+   * 'instrumented': the active generation instruments every process listening on the ports;
+   * 'no-listener': it selects the ports but nothing listens on them yet; 'selected': the agent
+   * does not report instrumentation (an older agent), so only the selection is known.
+   */
+  outcome: 'instrumented' | 'no-listener' | 'selected';
+  /** The processes listening on the ports, all instrumented ('instrumented'). */
+  pids: number[];
+}
+
+/** What the active generation does with the service now: its coverage entry, when the agent reports one for that generation. */
+function coverageOf(status: AgentStatus, name: string): ServiceInstrumentation | undefined {
+  const active = status.beyla.instances.find((i) => i.role === 'active');
+  const c = status.beyla.services?.find((s) => s.service === name);
+  return c && c.generation !== undefined && c.generation === (active?.generation ?? status.beyla.generation) ? c : undefined;
+}
+
+/** "web pid 4121 (port 8080)" for each listening process the active generation has not instrumented. */
+function missingOf(c: ServiceInstrumentation): string[] {
+  return c.pids.filter((pid) => !c.instrumentedPids.includes(pid)).map((pid) => {
+    const ports = c.listeners.find((l) => l.pid === pid)?.ports ?? [];
+    return `${c.service} pid ${pid}${ports.length === 0 ? '' : ` (port${ports.length === 1 ? '' : 's'} ${ports.join(', ')})`}`;
+  });
+}
+
+/** The line `coral connect --wait` ends with. */
+export function waitResultLine(result: WaitLiveResult, portWords: string): string {
+  const generation = result.beylaGeneration === undefined ? 'Beyla' : `Beyla generation ${result.beylaGeneration}`;
+  const after = `after ${(result.elapsedMs / 1000).toFixed(1)}s`;
+  switch (result.outcome) {
+    case 'instrumented': return `Instrumented: ${portWords} by ${generation} (pid${result.pids.length === 1 ? '' : 's'} ${result.pids.join(', ')}, ${after})`;
+    case 'no-listener': return `Selected: ${portWords} in ${generation} (${after}); no process listens on ${portWords.replace(/^ports? /, '')} yet: Beyla instruments it once one does (see coral status)`;
+    case 'selected': return `Selected: ${portWords} in ${generation} (${after}); this coral-agent does not report which processes are instrumented`;
+  }
 }
 
 function phaseOf(status: AgentStatus, opts: WaitLiveOptions, portsText: string): string {
@@ -50,7 +84,10 @@ export async function waitLive(opts: WaitLiveOptions): Promise<WaitLiveResult> {
   const sinceMs = opts.sinceMs ?? start;
   const deadline = start + opts.timeoutMs;
   const portsText = formatRanges(opts.ports);
+  const single = opts.ports.length === 1 && opts.ports[0]!.from === opts.ports[0]!.to;
   let lastPhase = '';
+  /** Listening processes the active generation selects but has not instrumented (the last look). */
+  let missing: string[] = [];
   let printedPhase = '';
   let printedAtMs = 0;
   for (;;) {
@@ -83,15 +120,27 @@ export async function waitLive(opts: WaitLiveOptions): Promise<WaitLiveResult> {
         });
       }
       if (isLive(status, opts.ports)) {
-        const active = status.beyla.instances.find((i) => i.role === 'active');
-        return { beylaGeneration: active?.generation ?? status.beyla.generation, elapsedMs: Date.now() - start };
+        const beylaGeneration = status.beyla.instances.find((i) => i.role === 'active')?.generation ?? status.beyla.generation;
+        const done = (outcome: WaitLiveResult['outcome'], pids: number[] = []): WaitLiveResult => ({ beylaGeneration, elapsedMs: Date.now() - start, outcome, pids });
+        if (status.beyla.services === undefined) return done('selected');
+        const c = coverageOf(status, opts.name);
+        if (c && c.pids.length === 0) return done('no-listener');
+        if (c && missingOf(c).length === 0) return done('instrumented', c.pids);
+        missing = c ? missingOf(c) : [];
+        lastPhase = instrumentPhaseText({ generation: beylaGeneration, portsText, plural: !single, missing });
+      } else {
+        missing = [];
+        lastPhase = phaseOf(status, opts, portsText);
       }
-      lastPhase = phaseOf(status, opts, portsText);
     }
     const elapsedMs = Date.now() - start;
     if (Date.now() >= deadline) {
-      throw new CoralError('TEMPORARY', `timed out after ${Math.round(opts.timeoutMs / 1000)} s: port ${portsText} is not live yet (${lastPhase.replace(/^waiting for /, 'still waiting for ')})`, {
+      const what = missing.length > 0
+        ? `not instrumented yet: ${missing.join(', ')}`
+        : `not live yet (${lastPhase.replace(/^waiting for /, 'still waiting for ')})`;
+      throw new CoralError('TEMPORARY', `timed out after ${Math.round(opts.timeoutMs / 1000)} s: port${single ? ' ' : 's '}${portsText} ${single ? 'is' : 'are'} ${what}`, {
         hint: 'the service stays connected; check later with: coral status',
+        ...(missing.length > 0 ? { details: { missing } } : {}),
       });
     }
     if (lastPhase !== printedPhase || elapsedMs - printedAtMs >= 2000) {

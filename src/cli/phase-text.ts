@@ -35,7 +35,13 @@ export function waitPhaseText(status: AgentStatus, opts: { file: string; portsTe
     }
   }
   switch (phase.name) {
-    case 'swap': return `swap to Beyla generation ${phase.generation ?? '?'} with ${ports}: waiting for it to be ready`;
+    case 'swap': {
+      const h = status.beyla.handover;
+      if (h && h.expected > 0 && (h.generation === undefined || h.generation === phase.generation)) {
+        return `swap to Beyla generation ${phase.generation ?? '?'} with ${ports}: ${h.instrumented} of ${h.expected} process${h.expected === 1 ? '' : 'es'} instrumented (Beyla loads its eBPF programs first)`;
+      }
+      return `swap to Beyla generation ${phase.generation ?? '?'} with ${ports}: waiting for it to be ready`;
+    }
     case 'debounce': return `debounce ends in ${seconds(phase.inMs)}, then Beyla restarts with ${ports}`;
     case 'reconciling':
     case 'queued': return `coral-agent is handing ${ports} to Beyla`;
@@ -44,4 +50,12 @@ export function waitPhaseText(status: AgentStatus, opts: { file: string; portsTe
       return `waiting for Beyla to include ${ports} (Beyla ${status.beyla.state}${why}, generation ${status.beyla.generation ?? 0} running)`;
     }
   }
+}
+
+/** The last phase of a `--wait`: the active generation selects the ports; the processes listening on them are not all instrumented yet. */
+export function instrumentPhaseText(opts: { generation: number | undefined; portsText: string; plural: boolean; missing: string[] }): string {
+  const who = `Beyla generation ${opts.generation ?? '?'}`;
+  const ports = `port${opts.plural ? 's' : ''} ${opts.portsText}`;
+  if (opts.missing.length === 0) return `${who} selects ${ports}; waiting for it to report the processes listening on ${opts.plural ? 'them' : 'it'}`;
+  return `${who} selects ${ports}; waiting for it to instrument ${opts.missing.join(', ')}`;
 }
