@@ -6,6 +6,7 @@ import { loadValidators } from '../config/schema-validate.js';
 import { CoralError, EXIT } from '../errors.js';
 import { checkConflicts, connectUnderLock, type ConnectOutcome } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
+import { ServicesIndex } from '../store/services-index.js';
 import { lockServicesDir } from '../store/lock-services-dir.js';
 import { CONNECT_OPTIONS, parse, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { askAgentToEdit } from './ask-agent-to-edit.js';
@@ -105,7 +106,7 @@ export async function connect(args: string[], io: Io): Promise<number> {
     ? viaAgent.body.outcome as ConnectOutcome
     : await lockServicesDir({ dir, create: true }, (lost) => connectUnderLock({
       dir, fileName, text, service, replace, force, validators, healthDefaults: settings.health, lost,
-      view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot,
+      view: async () => ServicesIndex.of((await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot),
     }));
 
   reportConnect(io, service, outcome);

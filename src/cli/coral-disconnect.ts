@@ -5,6 +5,7 @@ import { loadValidators } from '../config/schema-validate.js';
 import { CoralError, EXIT, isErrno } from '../errors.js';
 import { disconnectUnderLock, planDisconnect, type DisconnectVerdict } from '../store/edit-services.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
+import { ServicesIndex } from '../store/services-index.js';
 import { lockServicesDir, storeError } from '../store/lock-services-dir.js';
 import { CONFIG_OPTIONS, parse, SETTING_FLAGS, SETTING_FLAGS_HELP, settingFlags } from './args.js';
 import { askAgentToEdit } from './ask-agent-to-edit.js';
@@ -72,7 +73,7 @@ export async function disconnect(args: string[], io: Io): Promise<number> {
   const viaAgent = await askAgentToEdit({ socketPath, path: '/v1/disconnect', body: { servicesDir: dir, configPath: main.settings.configPath, name } });
   const { verdict, removed } = viaAgent
     ? { verdict: viaAgent.body.verdict as Verdict, removed: viaAgent.body.removed === true }
-    : await disconnectDirectly({ dir, name, view: async () => (await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot });
+    : await disconnectDirectly({ dir, name, view: async () => ServicesIndex.of((await loadSnapshot({ configPath, env: io.env, flags, validators })).snapshot) });
 
   const path = verdict.kind === 'remove' ? join(dir, verdict.fileName) : undefined;
   if (!reportDisconnect(io, { name, path, verdict, removed })) return EXIT.OK;

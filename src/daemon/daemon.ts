@@ -240,6 +240,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     cleanup.push(() => reconciler.close());
     await startWatcher();
     cleanup.push(() => watcher?.close());
+    cleanup.push(() => servicesView.close());
 
     const startup = reconciler.triggerNow('startup');
     let timer: NodeJS.Timeout | undefined;

@@ -1,25 +1,22 @@
 // What `coral connect` and `coral disconnect` decide under the directory lock, on whatever view of the services the caller holds (the daemon's, or a fresh read).
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { didYouMean } from '../config/did-you-mean.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
-import { firstOverlap } from '../config/ports.js';
 import type { Validators } from '../config/schema-validate.js';
-import type { FileState, HealthDefaults, Service } from '../config/types.js';
+import type { HealthDefaults, Service } from '../config/types.js';
 import { CoralError, isErrno } from '../errors.js';
 import { DROP_IN_HEADER } from './drop-in-header.js';
 import { storeError } from './lock-services-dir.js';
 import { removeDropIn } from './remove-drop-in.js';
+import type { ServicesIndex } from './services-index.js';
 import { writeDropIn } from './write-drop-in.js';
 
 export { DROP_IN_HEADER };
 
-/** The part of a Snapshot the decisions read. */
-export interface ServicesView {
-  settings: { configPath: string; servicesDir: string };
-  files: readonly FileState[];
-  services: readonly Service[];
-}
+/** What the decisions read: files, names and ports looked up one at a time (src/store/services-index.ts). */
+export type ServicesView = Pick<ServicesIndex, 'settings' | 'file' | 'definitions' | 'claimant' | 'names'>;
 
 export interface ConnectOutcome {
   service: Service;
@@ -43,19 +40,19 @@ export function checkConflicts(opts: { snapshot: ServicesView; service: Service;
   const mainFile = snapshot.settings.configPath;
   let previous: Service | undefined;
   let overridden: Service | undefined;
-  for (const file of snapshot.files) {
-    if (file.file === path) {
-      const others = file.services.filter((s) => s.name !== service.name).map((s) => s.name);
-      if (others.length > 0) {
-        throw new CoralError('INVALID_CONFIG', `${path} also defines ${others.map((n) => `"${n}"`).join(', ')}: it was not written by coral connect`, {
-          hint: 'edit that file by hand, or move those services to their own files', details: { path },
-        });
-      }
-      previous = file.services.find((s) => s.name === service.name);
-      continue;
+  const own = snapshot.file(path);
+  if (own) {
+    const others = own.services.filter((s) => s.name !== service.name).map((s) => s.name);
+    if (others.length > 0) {
+      throw new CoralError('INVALID_CONFIG', `${path} also defines ${others.map((n) => `"${n}"`).join(', ')}: it was not written by coral connect`, {
+        hint: 'edit that file by hand, or move those services to their own files', details: { path },
+      });
     }
-    const same = file.services.find((s) => s.name === service.name);
-    if (!same) continue;
+    previous = own.services.find((s) => s.name === service.name);
+  }
+  for (const file of snapshot.definitions(service.name)) {
+    if (file.file === path) continue;
+    const same = file.services.find((s) => s.name === service.name)!;
     if (file.file === mainFile && opts.replace) {
       overridden = same;
       continue;
@@ -67,13 +64,12 @@ export function checkConflicts(opts: { snapshot: ServicesView; service: Service;
       details: { path: file.file, line: same.source.line },
     });
   }
-  for (const other of snapshot.services) {
-    if (other.name === service.name) continue;
-    const port = firstOverlap(service.ports, other.ports);
-    if (port === undefined) continue;
-    throw new CoralError('INVALID_CONFIG', `port ${port} is already claimed by service "${other.name}" (${where(other)})`, {
+  const claim = snapshot.claimant(service.ports, service.name);
+  if (claim) {
+    const other = claim.service;
+    throw new CoralError('INVALID_CONFIG', `port ${claim.port} is already claimed by service "${other.name}" (${where(other)})`, {
       hint: `each port belongs to one service: pick another port, or disconnect ${other.name} first`,
-      details: { path: other.source.file, line: other.source.line, port },
+      details: { path: other.source.file, line: other.source.line, port: claim.port },
     });
   }
   return { ...(previous ? { previous } : {}), ...(overridden ? { overridden } : {}) };
@@ -118,10 +114,13 @@ export async function connectUnderLock(opts: ConnectUnderLockOptions): Promise<C
   const snapshot = await opts.view();
   const found = checkConflicts({ snapshot, service: opts.service, path, replace: opts.replace });
   let forced: string | undefined;
-  const current = await readFile(path, 'utf8').catch((error: unknown) => {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw storeError(error, 'read', path);
-  });
+  // Synchronous: a few-hundred-byte file, and a trip through the thread pool costs more than the read on a loaded machine.
+  let current: string | undefined;
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw storeError(error, 'read', path);
+  }
   if (current !== undefined && current !== opts.text) {
     const reason = await foreignFileReason({ path, validators: opts.validators, healthDefaults: opts.healthDefaults });
     if (reason !== undefined && !opts.force) {
@@ -144,9 +143,9 @@ export function planDisconnect(snapshot: ServicesView, name: string): Disconnect
   const dir = snapshot.settings.servicesDir;
   const fileName = `${name}.yaml`;
   const own = join(dir, fileName);
-  const ownFile = snapshot.files.find((f) => f.file === own);
+  const ownFile = snapshot.file(own);
   const mainFile = snapshot.settings.configPath;
-  const inMain = snapshot.files.find((f) => f.file === mainFile)?.services.find((s) => s.name === name);
+  const inMain = snapshot.file(mainFile)?.services.find((s) => s.name === name);
   if (ownFile) {
     const others = ownFile.services.filter((s) => s.name !== name).map((s) => `"${s.name}"`);
     if (others.length > 0) {
@@ -161,7 +160,7 @@ export function planDisconnect(snapshot: ServicesView, name: string): Disconnect
       hint: `remove it from ${mainFile}, then: systemctl reload coral-agent`, details: { path: mainFile, line: inMain.source.line },
     });
   }
-  for (const file of snapshot.files) {
+  for (const file of snapshot.definitions(name)) {
     const found = file.services.find((s) => s.name === name);
     if (found) {
       throw new CoralError('INVALID_CONFIG', `service "${name}" is defined in ${where(found)}, a drop-in not named ${fileName}`, {
@@ -169,7 +168,7 @@ export function planDisconnect(snapshot: ServicesView, name: string): Disconnect
       });
     }
   }
-  const guess = didYouMean(name, snapshot.services.map((s) => s.name));
+  const guess = didYouMean(name, snapshot.names());
   return { kind: 'absent', ...(guess ? { guess } : {}) };
 }
 

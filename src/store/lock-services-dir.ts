@@ -1,5 +1,6 @@
 // Hold the services directory's lock (proper-lockfile, `.coral.lock`, stale locks recovered) while a function runs.
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoralError, isErrno } from '../errors.js';
@@ -63,7 +64,7 @@ export async function lockServicesDir<T>(opts: LockServicesDirOptions, fn: (lost
   const lockPath = join(dir, LOCK_NAME);
   if (opts.create) {
     try {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
+      mkdirSync(dir, { recursive: true, mode: 0o755 }); // one system call when it exists: not worth a thread-pool trip
     } catch (error) {
       throw storeError(error, 'create the services directory', dir);
     }

