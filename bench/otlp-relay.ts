@@ -1,5 +1,6 @@
-// Benchmark: the OTLP relay's added latency per request and its memory under a 1,000 requests/s burst.
+// Benchmark: the OTLP relay's added latency per request (whole batches, and batches cut between two generations) and its memory under a 1,000 requests/s burst.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -10,8 +11,32 @@ export interface OtlpRelayBenchOptions {
   rate?: number;
   /** Length of each burst (one direct, one through the relay). Default 3000 ms. */
   burstMs?: number;
-  /** Body of each request (a Beyla batch). Default 4096 bytes. */
-  bodyBytes?: number;
+  /** Spans in each request (a Beyla batch, about 100 bytes each). Default 40. */
+  spans?: number;
+}
+
+/** The cut the relay child takes (its clock is fixed there): bodies are built around it. */
+const CUT_MS = 1_700_000_000_000;
+const CUT_NS = BigInt(CUT_MS + 1) * 1_000_000n;
+
+interface TraceMessage { encode(m: unknown): { finish(): Uint8Array }; fromObject(o: object): unknown }
+const Traces = (createRequire(import.meta.url)('@opentelemetry/otlp-transformer/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: TraceMessage } } } } };
+}).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+/** An ExportTraceServiceRequest of `spans` spans starting `firstNs` apart by 1 ms. */
+function tracesBody(spans: number, firstNs: bigint): Buffer {
+  const list = Array.from({ length: spans }, (_, i) => {
+    const start = firstNs + BigInt(i) * 1_000_000n;
+    return {
+      traceId: Buffer.alloc(16, i + 1), spanId: Buffer.alloc(8, i + 1), name: 'GET /api/orders/{id}', kind: 2,
+      startTimeUnixNano: String(start), endTimeUnixNano: String(start + 4_000_000n),
+      attributes: [{ key: 'http.request.method', value: { stringValue: 'GET' } }, { key: 'http.response.status_code', value: { intValue: '200' } }, { key: 'server.port', value: { intValue: '8080' } }],
+    };
+  });
+  return Buffer.from(Traces.encode(Traces.fromObject({
+    resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'orders' } }] }, scopeSpans: [{ scope: { name: 'github.com/grafana/beyla' }, spans: list }] }],
+  })).finish());
 }
 
 const relayModule = fileURLToPath(new URL('../src/otlp/start-otlp-relay.js', import.meta.url));
@@ -37,9 +62,8 @@ async function startUpstream(): Promise<{ url: string; close: () => Promise<void
 }
 
 /** Sends `rate` requests a second for `burstMs` (open loop); resolves with each request's latency in ms. */
-async function burst(url: string, opts: Required<OtlpRelayBenchOptions>): Promise<{ latencies: number[]; failures: number }> {
+async function burst(url: string, body: Buffer, opts: Required<OtlpRelayBenchOptions>): Promise<{ latencies: number[]; failures: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const body = Buffer.alloc(opts.bodyBytes, 7);
   const latencies: number[] = [];
   let failures = 0;
   const pending: Promise<void>[] = [];
@@ -91,11 +115,15 @@ async function startRelayChild(upstreamUrl: string): Promise<RelayChild> {
     const { default: client } = await import('prom-client');
     const { createLogger } = await import(${JSON.stringify(fileURLToPath(new URL('../src/log.js', import.meta.url)))});
     const relay = await startOtlpRelay({
-      upstream: { traces: ${JSON.stringify(`${upstreamUrl}/v1/traces`)} },
-      isActive: (g) => g === 2,
+      upstream: { traces: { url: ${JSON.stringify(`${upstreamUrl}/v1/traces`)} } },
       registry: new client.Registry(),
       logger: createLogger({ level: 'warn', env: {} }),
+      now: () => ${CUT_MS},
     });
+    // Generation 2 was active; 3 was promoted at the cut: 2 keeps its items before it, 3 those from it on.
+    relay.observe(2, [2]);
+    relay.cut(2, 3);
+    relay.observe(3, [2, 3]);
     let peak = { rss: 0, heap: 0 };
     const take = () => { const m = process.memoryUsage(); peak = { rss: Math.max(peak.rss, m.rss), heap: Math.max(peak.heap, m.heapUsed) }; };
     setInterval(take, 20).unref();
@@ -122,30 +150,46 @@ async function startRelayChild(upstreamUrl: string): Promise<RelayChild> {
 }
 
 export async function run(options: OtlpRelayBenchOptions = {}): Promise<Record<string, number>> {
-  const opts = { rate: options.rate ?? 1000, burstMs: options.burstMs ?? 3000, bodyBytes: options.bodyBytes ?? 4096 };
+  const opts = { rate: options.rate ?? 1000, burstMs: options.burstMs ?? 3000, spans: options.spans ?? 40 };
   const upstream = await startUpstream();
   const relay = await startRelayChild(upstream.url);
+  const lapMs = BigInt(opts.spans) * 1_000_000n;
+  /** Wholly before the cut: forwarded as they are (read, not re-encoded). */
+  const whole = tracesBody(opts.spans, CUT_NS - 10n * lapMs);
+  /** Half before, half after the cut: re-encoded without the other half. */
+  const straddling = tracesBody(opts.spans, CUT_NS - lapMs / 2n);
+  const viaRelay = (generation: number): string => `http://127.0.0.1:${relay.port}/g/${generation}/v1/traces`;
   try {
-    await burst(`${upstream.url}/v1/traces`, { ...opts, burstMs: 300 }); // warm-up of both paths
-    await burst(`http://127.0.0.1:${relay.port}/g/2/v1/traces`, { ...opts, burstMs: 300 });
+    await burst(`${upstream.url}/v1/traces`, whole, { ...opts, burstMs: 300 }); // warm-up of every path
+    await burst(viaRelay(2), whole, { ...opts, burstMs: 300 });
+    await burst(viaRelay(3), straddling, { ...opts, burstMs: 300 });
     const idle = await relay.sample();
-    const direct = await burst(`${upstream.url}/v1/traces`, opts);
-    const relayed = await burst(`http://127.0.0.1:${relay.port}/g/2/v1/traces`, opts);
+    const direct = await burst(`${upstream.url}/v1/traces`, whole, opts);
+    const relayed = await burst(viaRelay(2), whole, opts);
     const peak = await relay.sample();
+    const split = await burst(viaRelay(3), straddling, opts);
+    const splitPeak = await relay.sample();
     const mib = (bytes: number): number => round2(bytes / 1024 / 1024);
+    const p = (values: number[], q: number): number => round2(percentile(values, q));
     return {
-      requests: relayed.latencies.length,
-      failures: direct.failures + relayed.failures,
-      direct_p50_ms: round2(percentile(direct.latencies, 0.5)),
-      relayed_p50_ms: round2(percentile(relayed.latencies, 0.5)),
+      body_bytes: whole.length,
+      requests: relayed.latencies.length + split.latencies.length,
+      failures: direct.failures + relayed.failures + split.failures,
+      direct_p50_ms: p(direct.latencies, 0.5),
+      relayed_p50_ms: p(relayed.latencies, 0.5),
       added_p50_ms: round2(percentile(relayed.latencies, 0.5) - percentile(direct.latencies, 0.5)),
-      direct_p99_ms: round2(percentile(direct.latencies, 0.99)),
-      relayed_p99_ms: round2(percentile(relayed.latencies, 0.99)),
+      split_p50_ms: p(split.latencies, 0.5),
+      split_added_p50_ms: round2(percentile(split.latencies, 0.5) - percentile(direct.latencies, 0.5)),
+      direct_p99_ms: p(direct.latencies, 0.99),
+      relayed_p99_ms: p(relayed.latencies, 0.99),
+      split_p99_ms: p(split.latencies, 0.99),
       p50_ratio: round2(percentile(relayed.latencies, 0.5) / Math.max(percentile(direct.latencies, 0.5), 0.001)),
       relay_idle_rss_mib: mib(idle.rss),
       relay_burst_rss_mib: mib(peak.rss),
       relay_burst_rss_growth_mib: mib(peak.rss - idle.rss),
       relay_burst_heap_mib: mib(peak.heap),
+      relay_split_burst_rss_mib: mib(splitPeak.rss),
+      relay_split_burst_heap_mib: mib(splitPeak.heap),
     };
   } finally {
     await relay.stop();

@@ -19,15 +19,35 @@ const ExportTraceServiceRequest = (createRequire(import.meta.url)('@opentelemetr
   opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(b: Uint8Array): unknown; toObject(m: unknown, o: object): DecodedRequest } } } } } };
 }).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
-/** The user's collector: decodes every export request and counts each event's span. */
+/** A delta point of the double's event counter, as the collector got it (OTLP/JSON). */
+interface Point { startNs: bigint; endNs: bigint; value: number }
+interface JsonMetrics { resourceMetrics?: Array<{ scopeMetrics?: Array<{ metrics?: Array<{ name: string; sum?: { aggregationTemporality?: number; dataPoints?: Array<{ startTimeUnixNano: string; timeUnixNano: string; asInt: string }> } }> }> }> }
+
+/** The user's collector: traces in protobuf (decoded with OpenTelemetry's generated code), metrics in OTLP/JSON. */
 async function startReceiver(t: { after(fn: () => Promise<void>): void }) {
   const seen = new Map<number, number>();
   const pids = new Set<string>();
+  const points = new Map<bigint, Point[]>();
+  const temporalities = new Set<number | undefined>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const decoded = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(Buffer.concat(chunks)), { longs: String });
+      const body = Buffer.concat(chunks);
+      if (req.url === '/v1/metrics') {
+        const doc = JSON.parse(body.toString('utf8')) as JsonMetrics;
+        for (const metric of (doc.resourceMetrics ?? []).flatMap((rm) => rm.scopeMetrics ?? []).flatMap((sm) => sm.metrics ?? [])) {
+          if (metric.name !== 'beyla_double.observed_events') continue;
+          temporalities.add(metric.sum?.aggregationTemporality);
+          for (const p of metric.sum?.dataPoints ?? []) {
+            const endNs = BigInt(p.timeUnixNano);
+            points.set(endNs, [...(points.get(endNs) ?? []), { startNs: BigInt(p.startTimeUnixNano), endNs, value: Number(p.asInt) }]);
+          }
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      const decoded = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String });
       for (const rs of decoded.resourceSpans) {
         pids.add(String(rs.resource?.attributes.find((a) => a.key === 'process.pid')?.value.intValue));
         for (const span of rs.scopeSpans.flatMap((s) => s.spans)) {
@@ -40,10 +60,19 @@ async function startReceiver(t: { after(fn: () => Promise<void>): void }) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
-  return { seen, pids, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces` };
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { seen, pids, points, temporalities, traces: `${base}/v1/traces`, metrics: `${base}/v1/metrics` };
 }
 
-test('through 10 swaps the collector gets each span once, from one generation at a time; none is lost while the relay is up', async (t) => {
+/** Runs of consecutive numbers, for messages: "3..7 12". */
+const ranges = (ks: number[]): string => ks.reduce<Array<[number, number]>>((acc, k) => {
+  const tail = acc.at(-1);
+  if (tail && tail[1] === k - 1) tail[1] = k;
+  else acc.push([k, k]);
+  return acc;
+}, []).map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(' ');
+
+test('through 10 swaps the collector gets every span and every metric data point exactly once', async (t) => {
   const receiver = await startReceiver(t);
   const h = await createDaemonHarness(t, {
     debounce: '100ms',
@@ -53,11 +82,16 @@ test('through 10 swaps the collector gets each span once, from one generation at
   const yaml = await readFile(h.configPath, 'utf8');
   // A 1 s min_uptime: the two generations overlap for about a second at every swap, as with a real Beyla loading its probes.
   await writeFile(h.configPath, yaml
-    .replace('  beyla:\n', `  beyla:\n    env:\n      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ${receiver.url}\n`)
+    .replace('  beyla:\n', [
+      '  beyla:', '    env:',
+      `      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ${receiver.traces}`,
+      `      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: ${receiver.metrics}`,
+      '      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/json', '',
+    ].join('\n'))
     .replace('min_uptime: 200ms', 'min_uptime: 1s'));
   await h.start();
   await h.waitForLivePorts('3000');
-  await waitUntil('the first spans at the collector', () => receiver.seen.size > 0, 15_000);
+  await waitUntil('the first spans and points at the collector', () => receiver.seen.size > 0 && receiver.points.size > 0, 15_000);
   const from = h.mark();
   for (let i = 1; i <= SWAPS; i += 1) {
     const mark = h.mark();
@@ -67,9 +101,11 @@ test('through 10 swaps the collector gets each span once, from one generation at
     const before = Math.max(...receiver.seen.keys());
     await waitUntil(`spans of generation ${i + 1}`, () => Math.max(...receiver.seen.keys()) > before + 2 * EXPORT_MS / EVENT_MS, 15_000);
   }
-  const promotions = h.logs.slice(from).filter((r) => r.msg === 'Beyla generation promoted').map((r) => Date.parse(String(r.time)));
+  const promotions = h.logs.slice(from).filter((r) => r.msg === 'Beyla generation promoted');
+  const cuts = h.logs.slice(from).filter((r) => r.msg?.startsWith('OTLP cut'));
   assert.equal(promotions.length, SWAPS);
-  await h.stop();
+  assert.equal(cuts.length, SWAPS, 'one cut per promotion');
+  await h.stop(); // the last generation's final flush goes through the relay too
 
   const keys = [...receiver.seen.keys()].sort((a, b) => a - b);
   const first = keys[0]!;
@@ -77,21 +113,24 @@ test('through 10 swaps the collector gets each span once, from one generation at
   const duplicated = keys.filter((k) => receiver.seen.get(k)! > 1);
   const missing: number[] = [];
   for (let k = first; k <= last; k += 1) if (!receiver.seen.has(k)) missing.push(k);
-  // The relay does not read spans: it switches at the promotion. Only the one batch both instances
-  // were sending at that instant can be lost or doubled: its events lie within one export interval before it.
-  const nearPromotion = (k: number): boolean => promotions.some((p) => k * EVENT_MS <= p && k * EVENT_MS > p - 2 * EXPORT_MS);
-  const ranges = (ks: number[]): string => ks.reduce<Array<[number, number]>>((acc, k) => {
-    const tail = acc.at(-1);
-    if (tail && tail[1] === k - 1) tail[1] = k;
-    else acc.push([k, k]);
-    return acc;
-  }, []).map(([a, b]) => `${a - first}..${b - first}`).join(' ');
-  t.diagnostic(`promotions at events ${promotions.map((p) => Math.floor(p / EVENT_MS) - first).join(' ')}; duplicated ${ranges(duplicated)}; missing ${ranges(missing)}`);
-  t.diagnostic(`swaps ${SWAPS}, generations seen ${receiver.pids.size}, spans ${keys.length} over events ${first}..${last}, duplicated ${duplicated.length}, missing ${missing.length}`);
+  const cutEvents = cuts.map((r) => Number(BigInt(String(r.cut_unix_ns)) / 1_000_000n / BigInt(EVENT_MS)) - first);
+  t.diagnostic(`spans: ${keys.length} over events ${first}..${last} from ${receiver.pids.size} generations; cuts at events ${cutEvents.join(' ')}; duplicated [${ranges(duplicated.map((k) => k - first))}]; missing [${ranges(missing.map((k) => k - first))}]`);
   assert.ok(receiver.pids.size >= SWAPS, `spans came from ${receiver.pids.size} generations`);
-  assert.deepEqual(duplicated.filter((k) => !nearPromotion(k)), [], 'no span was exported twice (away from the promotion instant)');
-  assert.deepEqual(missing.filter((k) => !nearPromotion(k)), [], 'no span was lost (away from the promotion instant)');
-  assert.ok(duplicated.length + missing.length <= SWAPS * (EXPORT_MS / EVENT_MS), 'at most one batch per swap');
+  assert.deepEqual(duplicated, [], 'no span was exported twice');
+  assert.deepEqual(missing, [], 'no span was lost');
+
+  // Delta points: each interval once, each starting where the previous one ended, adding up to the events that happened.
+  assert.deepEqual([...receiver.temporalities], [1], 'delta temporality');
+  const ends = [...receiver.points.keys()].sort((a, b) => (a < b ? -1 : 1));
+  const twice = ends.filter((e) => receiver.points.get(e)!.length > 1);
+  const chain = ends.map((e) => receiver.points.get(e)![0]!);
+  const gaps = chain.slice(1).filter((p, i) => p.startNs !== chain[i]!.endNs).map((p) => `${p.startNs} after ${chain[chain.indexOf(p) - 1]!.endNs}`);
+  const total = chain.reduce((sum, p) => sum + p.value, 0);
+  const truth = Number(chain.at(-1)!.endNs / 1_000_000n / BigInt(EVENT_MS)) - Number(chain[0]!.startNs / 1_000_000n / BigInt(EVENT_MS));
+  t.diagnostic(`points: ${chain.length} intervals, ${twice.length} twice, ${gaps.length} gaps or overlaps, ${total} events counted of ${truth}`);
+  assert.deepEqual(twice, [], 'no data point was exported twice');
+  assert.deepEqual(gaps, [], 'no interval was lost or overlapped');
+  assert.equal(total, truth, 'the points add up to the events that happened');
 });
 
 test('an OTLP export over gRPC makes the agent refuse to start, saying what to set', async (t) => {

@@ -28,20 +28,24 @@ async function startUpstream(t: TestContext, reply?: (req: http.IncomingMessage,
 
 async function startRelay(t: TestContext, upstreamUrl: string, opts: Partial<OtlpRelayOptions> = {}) {
   const registry = new client.Registry();
-  let active = 2;
   const relay = await startOtlpRelay({
-    upstream: { traces: `${upstreamUrl}/v1/traces`, metrics: `${upstreamUrl}/custom/metrics` },
-    isActive: (g) => g === active,
+    upstream: { traces: { url: `${upstreamUrl}/v1/traces` }, metrics: { url: `${upstreamUrl}/custom/metrics` } },
     registry,
     logger: captureLogger().logger,
     ...opts,
   });
   t.after(() => relay.close());
+  relay.observe(2, [2]);
   const metric = async (name: string, labels: Record<string, string>): Promise<number> => {
     const found = (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
     return found?.value ?? 0;
   };
-  return { relay, metric, activate: (g: number) => { active = g; } };
+  /** A promotion: the cut, then the supervisor showing the new generation active. */
+  const promote = (from: number, to: number): void => {
+    relay.cut(from, to);
+    relay.observe(to, [from, to]);
+  };
+  return { relay, metric, promote };
 }
 
 function post(url: string, body: Buffer | string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -74,17 +78,18 @@ test('the active generation is forwarded with path, headers and body untouched; 
 
 test('another generation is answered with success and dropped; after a promotion the roles flip', async (t) => {
   const upstream = await startUpstream(t);
-  const { relay, metric, activate } = await startRelay(t, upstream.url);
+  const { relay, metric, promote } = await startRelay(t, upstream.url);
   const old = await post(`${relay.endpointFor(1)}/v1/traces`, 'old spans');
   assert.equal(old.status, 200);
   const json = await post(`${relay.endpointFor(3)}/v1/traces`, '{}', { 'content-type': 'application/json' });
   assert.deepEqual([json.status, json.body], [200, '{}']);
   assert.equal(upstream.received.length, 0);
   assert.equal(await metric('coral_agent_otlp_dropped_total', { reason: 'inactive' }), 2);
-  activate(3);
-  await post(`${relay.endpointFor(3)}/v1/traces`, 'new spans');
-  await post(`${relay.endpointFor(2)}/v1/traces`, 'now old');
-  assert.deepEqual(upstream.received.map((r) => r.body.toString()), ['new spans']);
+  promote(2, 3);
+  // Bodies without items (each generation's items are cut by time: test/otlp-relay-cut.test.ts).
+  await post(`${relay.endpointFor(3)}/v1/traces`, '');
+  await post(`${relay.endpointFor(1)}/v1/traces`, '');
+  assert.deepEqual(upstream.received.map((r) => r.path), ['/v1/traces'], 'generation 1 never was in a cut');
 });
 
 test('upstream errors go back to Beyla: its status and Retry-After, 502 when unreachable, 504 past the deadline', async (t) => {

@@ -7,14 +7,14 @@ test('endpoints: signal variable > config endpoint > common endpoint + /v1/<sign
   const rows: Array<[string, Parameters<typeof planOtlpRelay>[0], ReturnType<typeof planOtlpRelay>]> = [
     ['nothing', { env: {}, config: {} }, { kind: 'none' }],
     ['common', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }, config: {} },
-      { kind: 'relay', upstream: { traces: 'http://c:4318/v1/traces', metrics: 'http://c:4318/v1/metrics' } }],
+      { kind: 'relay', upstream: { traces: { url: 'http://c:4318/v1/traces' }, metrics: { url: 'http://c:4318/v1/metrics' } } }],
     ['config traces only', { env: {}, config: { otel_traces_export: { endpoint: 'https://t.example/otlp/traces' } } },
-      { kind: 'relay', upstream: { traces: 'https://t.example/otlp/traces' } }],
+      { kind: 'relay', upstream: { traces: { url: 'https://t.example/otlp/traces' } } }],
     ['signal env beats config', { env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m:4318/x' }, config: { otel_metrics_export: { endpoint: 'http://other:4318' } } },
-      { kind: 'relay', upstream: { metrics: 'http://m:4318/x' } }],
+      { kind: 'relay', upstream: { metrics: { url: 'http://m:4318/x' } } }],
     ['debug protocol sends nothing', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'debug' }, config: {} }, { kind: 'none' }],
     ['http on 4317 when said so', { env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4317/v1/traces', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, config: {} },
-      { kind: 'relay', upstream: { traces: 'http://c:4317/v1/traces' } }],
+      { kind: 'relay', upstream: { traces: { url: 'http://c:4317/v1/traces' } } }],
   ];
   for (const [name, input, want] of rows) assert.deepEqual(planOtlpRelay(input), want, name);
 });

@@ -13,6 +13,7 @@ import { createRegistry } from '../metrics/create-registry.js';
 import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
+import { readUpstream } from '../otlp/read-upstream.js';
 import { startOtlpRelay, type OtlpRelay } from '../otlp/start-otlp-relay.js';
 import { planOtlpRelay, relayInstanceEnv } from '../plan/plan-otlp-relay.js';
 import { scrubEnv } from '../beyla/scrub-env.js';
@@ -102,11 +103,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: log,
   });
   // OTLP export is relayed so that two overlapping generations never both reach the user's collector.
-  const otlpPlan = planOtlpRelay({ env: scrubEnv(env, settings.beyla.env), config: settings.beyla.config });
+  // The endpoints are read again whenever coral.yaml's settings change (applyOtlp in onSettings).
+  let otlpPlan = planOtlpRelay({ env: scrubEnv(env, settings.beyla.env), config: settings.beyla.config });
   if (otlpPlan.kind === 'refused') throw new CoralError('INVALID_CONFIG', otlpPlan.message, { hint: otlpPlan.hint });
-  const otlp: OtlpRelay | null = otlpPlan.kind === 'relay'
-    ? await startOtlpRelay({ upstream: otlpPlan.upstream, isActive: (generation): boolean => supervisor.status().generation === generation, registry, logger: log })
-    : null;
+  const firstUpstream = otlpPlan.kind === 'relay' ? await readUpstream(otlpPlan.upstream) : {};
+  let otlpUpstreamKey = JSON.stringify(firstUpstream);
+  let otlp: OtlpRelay | null = otlpPlan.kind === 'relay' ? await startOtlpRelay({ upstream: firstUpstream, registry, logger: log }) : null;
+  /** A changed agent.beyla.env / config: new upstreams for the relay (started if it was not), used from the next apply on. */
+  const applyOtlp = async (next: typeof settings, logger: Logger): Promise<void> => {
+    const plan = planOtlpRelay({ env: scrubEnv(env, next.beyla.env), config: next.beyla.config });
+    if (plan.kind === 'refused') {
+      logger.error({ hint: plan.hint }, `${plan.message}: the OTLP relay keeps its previous endpoints`);
+      return;
+    }
+    if (plan.kind === 'relay') {
+      const upstream = await readUpstream(plan.upstream); // certificate files too: a renewed one is used from here on
+      const key = JSON.stringify(upstream);
+      if (!otlp) otlp = await startOtlpRelay({ upstream, registry, logger: log });
+      else if (key !== otlpUpstreamKey) otlp.setUpstream(upstream);
+      otlpUpstreamKey = key;
+    }
+    // With no export configured the relay keeps its endpoints for the generations still pointed at it.
+    otlpPlan = plan;
+  };
   const supervisor: BeylaSupervisor = new BeylaSupervisor({
     settings: settings.beyla,
     runtimeDir: settings.runtimeDir,
@@ -115,10 +134,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     excludePorts: [parseListen(settings.metrics.listen).port].filter((p) => p > 0),
     env,
     onState: (status) => {
+      otlp?.observe(status.generation, status.instances.map((i) => i.generation));
       beylaState.record(status);
       pushStatus();
     },
-    onPromote: (from, to) => continuity.promote(from, to),
+    onPromote: (from, to) => {
+      otlp?.cut(from.generation, to.generation);
+      return continuity.promote(from, to);
+    },
     instanceEnv: (generation): Record<string, string> => (otlp ? relayInstanceEnv(otlpPlan, otlp.endpointFor(generation)) : {}),
   });
   beylaState.record(supervisor.status());
@@ -126,7 +149,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const cleanup: Array<() => Promise<void> | void> = [];
   cleanup.push(() => runtimeLock.release()); // released last: after Beyla is stopped
-  if (otlp) cleanup.push(() => otlp.close());
+  cleanup.push(() => otlp?.close());
   const stopAll = async (): Promise<void> => {
     abort.abort();
     for (const step of cleanup.reverse()) {
@@ -163,6 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onSettings: async (next, _before, logger) => {
       reconciler.setTiming(next.beyla.debounceMs, next.beyla.maxWaitMs);
       log.level = next.logLevel;
+      await applyOtlp(next, logger).catch((error: unknown) => logger.error({ err: error }, 'OTLP endpoints not changed'));
       if (next.servicesDir !== watchedDir && watcher) {
         logger.info({ from: watchedDir, to: next.servicesDir }, 'services_dir changed: watching the new directory');
         await watcher.close();

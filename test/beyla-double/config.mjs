@@ -175,8 +175,18 @@ export const loadConfig = ({ argv, env }) => {
     // How long loading and attaching the eBPF programs takes before the first process is instrumented (real hosts: seconds).
     ebpfLoadMs: Number.isFinite(Number(loadMs)) && Number(loadMs) > 0 ? Number(loadMs) : 0,
     faultText: Array.isArray(fault) ? fault.join(',') : typeof fault === 'string' ? fault : '',
-    // As Beyla: the signal's variable (over the file's endpoint), else the common one plus /v1/traces.
-    tracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || doc.otel_traces_export?.endpoint
-      || (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
+    // As Beyla: the signal's variable (over the file's endpoint), else the common one plus /v1/<signal>.
+    tracesEndpoint: otlpEndpoint({ env, doc, signal: 'traces' }),
+    metricsEndpoint: otlpEndpoint({ env, doc, signal: 'metrics' }),
+    tracesJson: otlpProtocol({ env, doc, signal: 'traces' }) === 'http/json',
+    metricsJson: otlpProtocol({ env, doc, signal: 'metrics' }) === 'http/json',
   };
 };
+
+/** A signal's OTLP endpoint as Beyla resolves it. */
+const otlpEndpoint = ({ env, doc, signal }) => env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`] || doc[`otel_${signal}_export`]?.endpoint
+  || (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/${signal}` : undefined);
+
+/** A signal's OTLP protocol: its own variable, the file's key, then the common variable. */
+const otlpProtocol = ({ env, doc, signal }) => env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`] || doc[`otel_${signal}_export`]?.protocol
+  || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf';
