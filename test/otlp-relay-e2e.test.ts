@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, waitUntil } from './support/daemon-harness.js';
+import { runNode } from './support/run-node.js';
 
 const EVENT_MS = 5;
 const EXPORT_MS = 200;
@@ -29,7 +30,9 @@ async function startReceiver(t: { after(fn: () => Promise<void>): void }) {
   const pids = new Set<string>();
   const points = new Map<bigint, Point[]>();
   const temporalities = new Set<number | undefined>();
+  const requests = { count: 0 };
   const server = http.createServer((req, res) => {
+    requests.count += 1;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -61,7 +64,7 @@ async function startReceiver(t: { after(fn: () => Promise<void>): void }) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { seen, pids, points, temporalities, traces: `${base}/v1/traces`, metrics: `${base}/v1/metrics` };
+  return { seen, pids, points, temporalities, requests, traces: `${base}/v1/traces`, metrics: `${base}/v1/metrics` };
 }
 
 /** Runs of consecutive numbers, for messages: "3..7 12". */
@@ -146,4 +149,54 @@ test('an OTLP export over gRPC makes the agent refuse to start, saying what to s
   assert.match(said, /uses gRPC; coral-agent relays OTLP over HTTP only/);
   assert.match(said, /OTEL_EXPORTER_OTLP_PROTOCOL: http\/protobuf/);
   assert.deepEqual(await h.leftoverBeyla(), []);
+});
+
+test('coral-agent check reports a gRPC export at the setting that asks for it, file:line:col, exit 65', async (t) => {
+  const h = await createDaemonHarness(t, { dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  const yaml = await readFile(h.configPath, 'utf8');
+  const cases: Array<[string, RegExp]> = [
+    // Line 10: the protocol variable (beyla: on line 7, env: on 8, the endpoint on 9).
+    ['      OTEL_EXPORTER_OTLP_ENDPOINT: http://collector.example:4318\n      OTEL_EXPORTER_OTLP_PROTOCOL: grpc\n', /coral\.yaml:10:36: .*uses gRPC; coral-agent relays OTLP over HTTP only/],
+    // No protocol, port 4317: Beyla assumes gRPC; the endpoint is where to look.
+    ['      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: http://collector.example:4317/v1/traces\n', /coral\.yaml:9:43: .*uses gRPC.*Beyla assumes gRPC for port 4317/],
+  ];
+  for (const [env, where] of cases) {
+    await writeFile(h.configPath, yaml.replace('  beyla:\n', `  beyla:\n    env:\n${env}`));
+    const run = await runNode(coralAgentPath(), ['check', '--config', h.configPath]);
+    assert.equal(run.code, 65, `${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, where);
+    assert.match(`${run.stdout}${run.stderr}`, /http\/protobuf/, 'the hint says what to set');
+  }
+});
+
+test('a changed OTLP endpoint in coral.yaml takes effect at the next apply: the relay starts if it was off, then forwards to the new collector', async (t) => {
+  const first = await startReceiver(t);
+  const second = await startReceiver(t);
+  const h = await createDaemonHarness(t, {
+    debounce: '100ms',
+    env: { FAKE_BEYLA_EVENTS_MS: String(EVENT_MS), FAKE_BEYLA_OTLP_INTERVAL_MS: String(EXPORT_MS) },
+    dropIns: { 'web.yaml': dropIn('web', 3000) },
+  });
+  const yaml = await readFile(h.configPath, 'utf8');
+  const withEndpoint = (url: string): string => yaml.replace('  beyla:\n', `  beyla:\n    env:\n      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ${url}\n`);
+  await h.start(); // no OTLP export configured: no relay
+  await h.waitForLivePorts('3000');
+  const apply = async (text: string, what: string): Promise<void> => {
+    const mark = h.mark();
+    await writeFile(h.configPath, text);
+    const applied = await h.waitForReconcile(what, { fromIndex: mark, deadlineMs: 30_000, match: (r) => r.result !== 'unchanged' });
+    assert.equal(applied.result, 'swapped', applied.msg);
+  };
+  await apply(withEndpoint(first.traces), 'the endpoint added');
+  await waitUntil('spans at the first collector', () => first.seen.size > 2 * EXPORT_MS / EVENT_MS, 15_000);
+  await apply(withEndpoint(second.traces), 'the endpoint changed');
+  const atSwap = first.seen.size;
+  await waitUntil('spans at the second collector', () => second.seen.size > 2 * EXPORT_MS / EVENT_MS, 15_000);
+  const forwarded = [...(await h.scrape()).matchAll(/^coral_agent_otlp_forwarded_total\{[^}]*signal="traces"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  assert.ok(forwarded >= first.requests.count && forwarded > 0, `the spans came through the relay (${forwarded} forwarded, ${first.requests.count} at the first collector)`);
+  await h.stop();
+  assert.equal(first.seen.size, atSwap, 'nothing more reached the first collector once the change was applied');
+  const latestAtFirst = Math.max(...first.seen.keys());
+  assert.ok(Math.min(...second.seen.keys()) > latestAtFirst - 2 * EXPORT_MS / EVENT_MS, 'the second collector got what came after');
+  assert.deepEqual([...first.seen.values(), ...second.seen.values()].filter((n) => n > 1), [], 'nothing twice');
 });

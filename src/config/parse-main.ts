@@ -1,6 +1,7 @@
 // coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { checkBeylaEnv, checkBeylaPassthrough, type PassthroughFinding } from './beyla-keys.js';
+import { planOtlpRelay } from '../plan/plan-otlp-relay.js';
 import { buildServices } from './parse-drop-in.js';
 import type { RawService } from './parse-service.js';
 import { validateWith, type Validators } from './schema-validate.js';
@@ -99,7 +100,19 @@ function passthroughDiagnostics(source: YamlSource): Diagnostic[] {
   return [
     ...place('config', checkBeylaPassthrough(getPath(source.value, 'agent.beyla.config'))),
     ...place('env', checkBeylaEnv(getPath(source.value, 'agent.beyla.env'))),
+    ...otlpDiagnostics(source),
   ];
+}
+
+/** An OTLP export the agent cannot relay (gRPC, an endpoint that is no URL), placed at the setting that asks for it. */
+function otlpDiagnostics(source: YamlSource): Diagnostic[] {
+  const mapping = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {});
+  const env = Object.fromEntries(Object.entries(mapping(getPath(source.value, 'agent.beyla.env'))).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const plan = planOtlpRelay({ env, config: mapping(getPath(source.value, 'agent.beyla.config')) });
+  if (plan.kind !== 'refused') return [];
+  const where = plan.source ?? { in: 'env' as const, path: [] };
+  const pos = locate(source, ['agent', 'beyla', where.in, ...where.path]);
+  return [{ file: source.file, line: pos.line, col: pos.col, severity: 'error', path: [`agent.beyla.${where.in}`, ...where.path].join('.'), message: plan.message, hint: plan.hint }];
 }
 
 export function parseMainConfig(opts: ParseMainOptions): MainResult {
