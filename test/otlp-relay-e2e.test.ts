@@ -108,6 +108,9 @@ test('through 10 swaps the collector gets every span and every metric data point
   const cuts = h.logs.slice(from).filter((r) => r.msg?.startsWith('OTLP cut'));
   assert.equal(promotions.length, SWAPS);
   assert.equal(cuts.length, SWAPS, 'one cut per promotion');
+  const scrape = await h.scrape();
+  const sum = (re: RegExp): number => [...scrape.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  t.diagnostic(`relay: ${sum(/^coral_agent_otlp_forwarded_total\{[^}]*\} (\d+)/gm)} requests forwarded, ${sum(/^coral_agent_otlp_dropped_total\{reason="inactive"\} (\d+)/gm)} wholly another generation's, ${sum(/^coral_agent_otlp_items_dropped_total\{[^}]*\} (\d+)/gm)} items taken out of straddling ones`);
   await h.stop(); // the last generation's final flush goes through the relay too
 
   const keys = [...receiver.seen.keys()].sort((a, b) => a - b);

@@ -119,7 +119,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (plan.kind === 'relay') {
       const upstream = await readUpstream(plan.upstream); // certificate files too: a renewed one is used from here on
       const key = JSON.stringify(upstream);
-      if (!otlp) otlp = await startOtlpRelay({ upstream, registry, logger: log });
+      if (!otlp) {
+        otlp = await startOtlpRelay({ upstream, registry, logger: log });
+        const now = supervisor.status();
+        otlp.observe(now.generation, now.instances.map((i) => i.generation));
+      }
       else if (key !== otlpUpstreamKey) otlp.setUpstream(upstream);
       otlpUpstreamKey = key;
     }

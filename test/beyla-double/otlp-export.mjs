@@ -61,8 +61,9 @@ const post = (url, body, json) => new Promise((resolve) => {
 
 /**
  * Every `intervalMs`, on wall-clock multiples (the same instants in every instance): the spans of
- * the events observed since the last accepted export, and one delta point per metric for the
- * interval since the last collection (the first starts when the probes were attached). A refused
+ * the events observed since the last accepted export, and one delta point per metric and interval
+ * between two multiples (the first starts when the probes were attached; a late timer sends the
+ * intervals it missed, each on its own, so overlapping instances' points match). A refused
  * export is sent again with the next one. `flush()` (at shutdown) collects and sends once more up
  * to now, as Beyla's SDK does when it stops.
  */
@@ -89,9 +90,11 @@ export const startOtlpExport = ({ traces, metrics, periodMs, attachedAtMs, inter
 
   const exportPoints = async (nowMs) => {
     if (!metrics) return;
-    if (nowMs > collectedAtMs) {
-      pending.push(pointsOf({ fromMs: collectedAtMs, toMs: nowMs, periodMs }));
-      collectedAtMs = nowMs;
+    // One point per interval, even when this timer fired late: every instance's points keep the same bounds.
+    while (nowMs > collectedAtMs) {
+      const toMs = Math.min(nowMs, (Math.floor(collectedAtMs / intervalMs) + 1) * intervalMs);
+      pending.push(pointsOf({ fromMs: collectedAtMs, toMs, periodMs }));
+      collectedAtMs = toMs;
     }
     pending = pending.slice(-MAX_PENDING_POINTS);
     if (pending.length === 0) return;
