@@ -167,4 +167,7 @@ test('through the relay: a batch straddling the cut reaches the collector from e
   const items = (await registry.getSingleMetric('coral_agent_otlp_items_dropped_total')?.get())?.values.find((v) => v.labels.signal === 'traces')?.value;
   assert.equal(items, 5, '2 spans of generation 1 and 3 of generation 2 were the other one\'s');
   assert.equal(await post(`${relay.endpointFor(2)}/v1/traces`, Buffer.from([0x0a, 0x09, 0x01])), 400, 'a body that must be cut and cannot be read');
+  assert.equal(await post(`${relay.endpointFor(2)}/v1/traces`, gzipSync(Buffer.alloc(9 * 1024 * 1024))), 400, 'gzip content without content-encoding is no protobuf');
+  assert.equal(await post(`${relay.endpointFor(2)}/v1/traces`, gzipSync(Buffer.alloc(9 * 1024 * 1024)), { 'content-encoding': 'gzip' }), 413, 'inflating past 8 MiB');
+  assert.equal(upstream.received.length, 2);
 });

@@ -10,7 +10,7 @@ export async function gunzipAtMost(body: Uint8Array, limit: number): Promise<Buf
     return await inflate(body, { maxOutputLength: limit });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw new OtlpBodyError(`OTLP body over ${limit} bytes once decompressed`);
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new OtlpBodyError(`OTLP body over ${limit} bytes once decompressed`, true);
     throw new OtlpBodyError(`not a gzip body: ${(error as Error).message}`);
   }
 }

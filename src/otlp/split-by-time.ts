@@ -13,7 +13,12 @@ export interface SplitResult {
   body: Uint8Array | null;
 }
 
-export class OtlpBodyError extends Error {}
+/** A body the relay cannot read, or (`tooLarge`) one that inflates past the limit. */
+export class OtlpBodyError extends Error {
+  constructor(message: string, readonly tooLarge = false) {
+    super(message);
+  }
+}
 
 /** A message whose fields named in `children` hold further items; a leaf is an item whose time is field `timeField` (fixed64). */
 type Shape = { children: Readonly<Record<number, Shape>> } | { timeField: number };

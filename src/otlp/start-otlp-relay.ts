@@ -99,23 +99,23 @@ function agentFor(target: UpstreamTarget): http.Agent {
 
 interface Route { target: UpstreamTarget; url: URL; agent: http.Agent }
 
-/** Reads the whole body (at most `limit` bytes); resolves null when it was larger or the client went away. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
+/** Reads the whole body (at most `limit` bytes): 'too_large' when it is larger, 'gone' when the client went away. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'gone'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        resolve(null);
+        resolve('too_large');
         req.destroy();
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', () => resolve(null));
-    req.on('aborted', () => resolve(null));
+    req.on('error', () => resolve('gone'));
+    req.on('aborted', () => resolve('gone'));
   });
 }
 
@@ -223,7 +223,11 @@ export async function startOtlpRelay(opts: OtlpRelayOptions): Promise<OtlpRelay>
     inFlight += reserved;
     try {
       const raw = await readBody(req, reserved);
-      if (raw === null) {
+      if (raw === 'gone') {
+        metrics.dropped.inc({ reason: 'client_error' });
+        return;
+      }
+      if (raw === 'too_large') {
         metrics.dropped.inc({ reason: 'too_large' });
         answer(res, 413, `OTLP body over ${reserved} bytes`);
         return;
@@ -232,8 +236,9 @@ export async function startOtlpRelay(opts: OtlpRelayOptions): Promise<OtlpRelay>
       try {
         body = await select(req, signal, generation, raw);
       } catch (error) {
-        metrics.dropped.inc({ reason: error instanceof OtlpBodyError && /over \d+ bytes/.test(error.message) ? 'too_large' : 'client_error' });
-        answer(res, error instanceof OtlpBodyError && /over \d+ bytes/.test(error.message) ? 413 : 400, error instanceof Error ? error.message : String(error));
+        if (!(error instanceof OtlpBodyError)) throw error;
+        metrics.dropped.inc({ reason: error.tooLarge ? 'too_large' : 'client_error' });
+        answer(res, error.tooLarge ? 413 : 400, error.message);
         return;
       }
       if (body === null) {
