@@ -72,6 +72,9 @@ else
   cp "$deb" "$SHARE/coral-agent.deb"
 fi
 echo "package: $(dpkg-deb -f "$SHARE/coral-agent.deb" Package Version Architecture | tr '\n' ' ')"
+# The README's command blocks marked runs-as-written, in order (test/support/readme-commands.ts).
+[ -f "$REPO/dist/test/support/readme-commands.js" ] || fail "dist/test/support/readme-commands.js is missing: npm run build first"
+node "$REPO/dist/test/support/readme-commands.js" "$REPO/README.md" > "$SHARE/readme-commands.txt" || fail "cannot read the README's command blocks"
 
 # The Beyla test double, installed in the container as /usr/local/bin/beyla.
 [ -x "$REPO/test/beyla-double/beyla" ] || fail "test/beyla-double/beyla is missing"
@@ -279,6 +282,11 @@ for f in /usr/share/coral-agent/prometheus/coral-agent.rules.yml /usr/share/cora
   C test -s "$f" || fail "$f is not installed"
 done
 ok "the Prometheus rules and the Grafana dashboard are installed under /usr/share/coral-agent/"
+C man -P cat coral-agent 2>/dev/null | grep -q 'coral-agent config show' || fail "man coral-agent does not show the page"
+C man -P cat coral 2>/dev/null | grep -q -- '--force' || fail "man coral does not show the page"
+completed=$(C bash -c 'source /usr/share/bash-completion/completions/coral-agent; COMP_WORDS=(coral-agent ch); COMP_CWORD=1; _coral_agent; echo "${COMPREPLY[*]}"')
+[ "$completed" = check ] || fail "coral-agent ch<TAB> completes to '$completed', want check"
+ok "man coral and man coral-agent show their pages; bash completes coral-agent ch<TAB> to check"
 C systemd-analyze verify "$UNIT" || fail "systemd-analyze verify $UNIT"
 [ "$(unit_prop Type)" = notify ] && [ "$(unit_prop NotifyAccess)" = main ] || fail "unit is not Type=notify NotifyAccess=main"
 ok "systemd-analyze verify is clean; Type=notify, NotifyAccess=main"
@@ -321,6 +329,20 @@ journal_since "$mark" | grep -F '+3000' | head -3
 journal_since "$mark" | grep -Eiq "$SWAP_PATTERN" || fail "no journal line matching /$SWAP_PATTERN/ (Beyla swap)"
 journal_since "$mark" | grep -Ei "$SWAP_PATTERN" | head -3
 ok "journal shows ports +3000 and a Beyla swap; double $pid_before -> $pid_web now runs with ports $ports_web"
+
+step "journalctl shows human lines with their priorities; the fields stay searchable"
+# (output captured first: with pipefail, grep -q closing the pipe early would fail the writer)
+swap_line=$(journal_since "$mark" | grep -E '^ports \+3000 \(web\.yaml added\); Beyla generation [0-9]+ -> [0-9]+ in [0-9.]+s( |$)' | head -n1 || true)
+[ -n "$swap_line" ] || fail "no human line 'ports +3000 (web.yaml added); Beyla generation N -> M in Xs' in the journal"
+echo "$swap_line"
+journal_since "$mark" | grep -q '^{' && fail "JSON lines in the journal (want human lines under journald)"
+generation=$(sed -n 's/.* generation=\([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' <<<"$swap_line")
+[ -n "$generation" ] || fail "the swap line has no generation=N field: $swap_line"
+verbose=$(C journalctl -u "$UNIT" --after-cursor="$mark" --no-pager -o verbose -g "^ports \\+3000 ")
+grep -q '^ *PRIORITY=6$' <<<"$verbose" || fail "the swap line is not recorded at PRIORITY=6 (info): $verbose"
+found=$(C journalctl -u "$UNIT" --no-pager -o cat -g "generation=$generation( |$)")
+grep -qF "$swap_line" <<<"$found" || fail "journalctl -g 'generation=$generation' does not find the swap line"
+ok "journal: '$(cut -c1-70 <<<"$swap_line")...' at PRIORITY=6, found by -g 'generation=$generation'"
 
 # ------------------------------------------------------------------ network exposure of Beyla's own ports
 step "from another network namespace, Beyla's per-instance ports are unreachable; a port outside the unit is reachable"
@@ -435,6 +457,10 @@ degraded_log=$(journal_since "$mark")
 grep -Eq 'DEGRADED: /etc/coral/coral\.yaml:[0-9]+:[0-9]+: ' <<<"$degraded_log" || fail "no DEGRADED log line naming coral.yaml:line:col"
 err_log=$(C journalctl -u "$UNIT" -p err --after-cursor="$mark" --no-pager -o cat 2>/dev/null)
 grep -q DEGRADED <<<"$err_log" || fail "the DEGRADED line is not logged at priority err"
+grep -q '^ports ' <<<"$err_log" && fail "journalctl -p err shows info lines"
+err_verbose=$(C journalctl -u "$UNIT" --after-cursor="$mark" --no-pager -o verbose -g '^DEGRADED: ')
+grep -q '^ *PRIORITY=3$' <<<"$err_verbose" || fail "the DEGRADED line is not recorded at PRIORITY=3: $err_verbose"
+grep -q '^ *MESSAGE=DEGRADED: /etc/coral/coral\.yaml:[0-9]*:[0-9]*: ' <<<"$err_verbose" || fail "the DEGRADED line is not a human line: $err_verbose"
 coral_status=$(C coral status)
 grep -q '^  DEGRADED: ' <<<"$coral_status" || fail "coral status does not say DEGRADED"
 scraped=$(C curl -fsS http://127.0.0.1:9464/metrics)
@@ -521,6 +547,22 @@ active_running || fail "install.sh left the unit $(unit_prop ActiveState)"
 C bash /srv/share/install.sh --deb /srv/share/coral-agent.deb >/dev/null
 active_running || fail "a second install.sh run left the unit $(unit_prop ActiveState)"
 ok "install.sh installs, enables and starts the service; running it again is harmless"
+
+step "the README's commands, as written and in order, on the package install.sh installed"
+[ -s "$SHARE/readme-commands.txt" ] || fail "no commands from the README"
+mark=$(journal_mark)
+n=0
+while IFS= read -r command; do
+  n=$((n + 1))
+  echo "\$ $command"
+  set +e; out=$(C bash -c "$command" </dev/null 2>&1); rc=$?; set -e
+  printf '%s\n' "$out" | tail -n 4 | sed 's/^/    /'
+  [ "$rc" = 0 ] || fail "README command $n exits $rc: $command"
+done < "$SHARE/readme-commands.txt"
+readme_log=$(journal_since "$mark")
+grep -Eq '^ports \+3000 \(frontend\.yaml added\); Beyla generation [0-9]+ -> [0-9]+ in [0-9.]+s' <<<"$readme_log" ||
+  fail "the journal has no line like the README's \"ports +3000 (frontend.yaml added); Beyla generation 1 -> 2 in 5.1s\""
+ok "the README's $n commands ran as written, in order (exit 0 each); the journal shows the restart line it quotes"
 C sh -c 'printf "name: kept\nport: 5000\n" > /etc/coral/services.d/kept.yaml'
 some_double() { [ -n "$(live_doubles)" ]; }
 wait_for 30 "Beyla running before the uninstall" some_double
