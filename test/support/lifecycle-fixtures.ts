@@ -3,20 +3,12 @@ import type { BeylaSettings } from '../../src/config/types.js';
 import { initialState, step } from '../../src/lifecycle/step.js';
 import { resolveTiming } from '../../src/lifecycle/timing.js';
 import type { Effect, LifecycleEvent, LifecycleState, PhaseName, Plan, Target } from '../../src/lifecycle/types.js';
+import { settings } from './supervisor-fixtures.js';
 
 export const TIMING = resolveTiming({});
 
-export const SETTINGS: BeylaSettings = {
-  enabled: true,
-  binary: '/usr/bin/beyla',
-  debounceMs: 0,
-  maxWaitMs: 0,
-  readiness: { timeoutMs: 5000, minUptimeMs: 300, requireInstrumented: false },
-  shutdownTimeoutMs: 1000,
-  whenEmpty: 'stop',
-  config: {},
-  env: {},
-};
+/** The supervisor tests' settings with a production binary path: the lifecycle never runs it. */
+export const SETTINGS: BeylaSettings = settings({ binary: '/usr/bin/beyla' });
 
 /** A target whose key is `key` (equal keys: the same rendered config). */
 export function target(key: string, seq = 1): Target {
