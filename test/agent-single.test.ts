@@ -69,7 +69,7 @@ test('the orphan sweep stops a Beyla only when its owning agent (pid and start t
   const actionOf = (pid: number): string | undefined => reports.find((r) => r.pid === pid)?.action;
   assert.equal(actionOf(owned), 'owner_alive');
   assert.ok(isAlive(owned), 'a Beyla whose agent runs is left alone');
-  assert.match(await readFile(join(dir, 'beyla-1.pid'), 'utf8'), new RegExp(`^${owned}\\nowner ${process.pid} \\d+\\n$`));
+  assert.match(await readFile(join(dir, 'beyla-1.pid'), 'utf8'), new RegExp(`^${owned}\\nowner ${process.pid} \\d+\\nstart \\d+\\n$`));
   assert.equal(actionOf(orphan), 'stopped');
   assert.equal(actionOf(reused), 'stopped');
   await waitFor('the orphans to be gone', () => !isAlive(orphan) && !isAlive(reused));

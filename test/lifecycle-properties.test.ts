@@ -21,6 +21,8 @@ class World {
   /** Candidates whose readiness probe has not answered; `mustFail`: it died first. */
   probing = new Map<number, { mustFail: boolean }>();
   cancelled = new Set<number>();
+  /** Survivors the lifecycle asked to adopt: already running, attached to rather than spawned. */
+  adopting = new Set<number>();
   timers = new Map<TimerName, number>();
   open = new Set<number>();
   resolved = new Set<number>();
@@ -59,9 +61,24 @@ class World {
     if (this.stopSent && effects.some((e) => e.type === 'spawn')) this.problems.push('spawn after stop');
   }
 
+  /** Beyla instances a previous agent left running, as the driver reports them before the first desired state. */
+  begin(survivors: Array<{ generation: number; digest: string | null }>): void {
+    if (survivors.length === 0) return;
+    for (const s of survivors) this.running.set(s.generation, { asked: false });
+    this.send({ type: 'survivors', at: this.now, survivors: survivors.map((s) => ({ ...s, pid: 2000 + s.generation })) });
+  }
+
   private perform(effect: Effect): void {
     switch (effect.type) {
       case 'spawn':
+        for (const s of this.state.survivors) this.candidates.delete(s.generation); // a failed adoption is no candidate any more
+        if (this.running.has(effect.generation)) this.problems.push(`spawn of generation ${effect.generation}, which still runs`);
+        this.spawning.add(effect.generation);
+        this.candidates.add(effect.generation);
+        return;
+      case 'adopt':
+        if (!this.running.has(effect.generation)) this.problems.push(`adoption of generation ${effect.generation}, which does not run`);
+        this.adopting.add(effect.generation);
         this.spawning.add(effect.generation);
         this.candidates.add(effect.generation);
         return;
@@ -123,12 +140,13 @@ class World {
         const generation = choose([...this.spawning]);
         if (generation === undefined) return false;
         this.spawning.delete(generation);
-        if (this.cancelled.has(generation) || pick % 7 === 0) {
+        const adopted = this.adopting.delete(generation);
+        if (adopted ? !this.running.has(generation) : this.cancelled.has(generation) || pick % 7 === 0) {
           this.candidates.delete(generation);
           this.send({ type: 'spawn-failed', at: this.now, generation, message: 'could not start' });
           return true;
         }
-        this.running.set(generation, { asked: false });
+        if (!adopted) this.running.set(generation, { asked: false }); // an adopted survivor already runs
         this.probing.set(generation, { mustFail: false });
         this.send({ type: 'spawned', at: this.now, generation, pid: 1000 + generation });
         return true;
@@ -191,6 +209,11 @@ class World {
     for (let rounds = 0; rounds < 100 && (this.running.size > 0 || this.spawning.size > 0); rounds += 1) {
       for (const generation of [...this.spawning]) {
         this.spawning.delete(generation);
+        if (this.adopting.delete(generation) && this.running.has(generation)) {
+          this.probing.set(generation, { mustFail: false });
+          this.send({ type: 'spawned', at: this.now, generation, pid: 2000 + generation });
+          continue;
+        }
         this.candidates.delete(generation);
         this.send({ type: 'spawn-failed', at: this.now, generation, message: 'stopped before it started' });
       }
@@ -202,10 +225,13 @@ class World {
 }
 
 const actions = fc.array(fc.tuple(fc.nat(8), fc.nat(1000)), { minLength: 1, maxLength: 150 });
+/** Up to three survivors of a previous agent (generations 1-3), running one of the world's configs or one without a key. */
+const survivors = fc.uniqueArray(fc.record({ generation: fc.integer({ min: 1, max: 3 }), digest: fc.constantFrom('K0', 'K1', 'K2', null) }), { maxLength: 3, selector: (s) => s.generation });
 
 test('random event sequences: never two candidates, no active dropped outside a crash, newer never followed by older, each request answered once', () => {
-  fc.assert(fc.property(actions, (steps) => {
+  fc.assert(fc.property(actions, survivors, (steps, found) => {
     const world = new World();
+    world.begin(found);
     for (const [kind, pick] of steps) {
       world.act(kind, pick);
       assert.deepEqual(world.problems, []);
@@ -216,8 +242,9 @@ test('random event sequences: never two candidates, no active dropped outside a 
 });
 
 test('a stop always ends with no live instance, no candidate, no timer and every request answered', () => {
-  fc.assert(fc.property(actions, (steps) => {
+  fc.assert(fc.property(actions, survivors, (steps, found) => {
     const world = new World();
+    world.begin(found);
     for (const [kind, pick] of steps) world.act(kind, pick);
     world.finish();
     assert.deepEqual(world.problems, []);

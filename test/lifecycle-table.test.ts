@@ -2,9 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { step } from '../src/lifecycle/step.js';
-import { activeOf, candidateOf } from '../src/lifecycle/transitions.js';
-import { EVENT_TYPES, PHASES, type EventType, type LifecycleEvent, type LifecycleState, type PhaseName } from '../src/lifecycle/types.js';
-import { AT, deepFreeze, desired, drive, run, statesByPhase, TIMING } from './support/lifecycle-fixtures.js';
+import { activeOf, candidateOf, liveGenerations } from '../src/lifecycle/transitions.js';
+import { EVENT_TYPES, PHASES, type Effect, type EventType, type LifecycleEvent, type LifecycleState, type PhaseName } from '../src/lifecycle/types.js';
+import { AT, deepFreeze, desired, drive, run, statesByPhase, target, TIMING } from './support/lifecycle-fixtures.js';
 
 const STALE = 77;
 
@@ -28,6 +28,7 @@ function eventFor(s: LifecycleState, type: EventType): LifecycleEvent {
       return { type, at: Math.max(at, armed ? s.timers[armed] ?? at : at), timer: armed ?? 'retry' };
     }
     case 'stop': return { type, at };
+    case 'survivors': return { type, at, survivors: [{ generation: 50, pid: 5050, digest: 'K9' }] };
   }
 }
 
@@ -44,8 +45,8 @@ const ignoresStale = (phase: PhaseName): Pick<Record<EventType, Row>, 'spawned' 
 
 /** Typed so that a missing phase or event is a compile error; the test below also checks it at run time. */
 const TABLE: Record<PhaseName, Record<EventType, Row>> = {
-  idle: { ...ignoresStale('idle'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('idle'), stop: same('stopped') },
-  disabled: { ...ignoresStale('disabled'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('disabled'), stop: same('stopped') },
+  idle: { ...ignoresStale('idle'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('idle'), stop: same('stopped'), survivors: same('idle') }, // kept until ours is ready
+  disabled: { ...ignoresStale('disabled'), desired: { phase: 'starting', effects: ['spawn'] }, timer: same('disabled'), stop: same('stopped'), survivors: { phase: 'disabled', effects: ['terminate'] } },
   starting: {
     desired: same('starting'), // waits in the pending slot: never two candidates
     spawned: same('starting'),
@@ -57,6 +58,7 @@ const TABLE: Record<PhaseName, Record<EventType, Row>> = {
     liveness: same('starting'),
     timer: same('starting'),
     stop: { phase: 'stopping', effects: ['resolve', 'terminate'] },
+    survivors: same('starting'), // they instrument until the candidate is ready
   },
   ready: {
     ...ignoresStale('ready'),
@@ -66,6 +68,7 @@ const TABLE: Record<PhaseName, Record<EventType, Row>> = {
     liveness: same('ready'), // one failed probe of three
     timer: same('ready'),
     stop: { phase: 'stopping', effects: ['deactivate', 'terminate'] },
+    survivors: { phase: 'ready', effects: ['terminate'] }, // an instance of ours is ready: they are not needed
   },
   swapping: {
     desired: same('swapping'),
@@ -78,12 +81,13 @@ const TABLE: Record<PhaseName, Record<EventType, Row>> = {
     liveness: same('swapping'),
     timer: same('swapping'),
     stop: { phase: 'stopping', effects: ['resolve', 'deactivate', 'terminate', 'terminate'] },
+    survivors: { phase: 'swapping', effects: ['terminate'] },
   },
-  backoff: { ...ignoresStale('backoff'), desired: { phase: 'starting', effects: ['spawn'] }, timer: { phase: 'starting', effects: ['spawn'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
-  failed: { ...ignoresStale('failed'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'failed', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
-  unavailable: { ...ignoresStale('unavailable'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'unavailable', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] } },
-  stopping: { ...ignoresStale('stopping'), desired: { phase: 'stopping', effects: ['resolve'] }, exited: same('stopped'), timer: same('stopping'), stop: same('stopping') },
-  stopped: { ...ignoresStale('stopped'), desired: { phase: 'stopped', effects: ['resolve'] }, timer: same('stopped'), stop: same('stopped') },
+  backoff: { ...ignoresStale('backoff'), desired: { phase: 'starting', effects: ['spawn'] }, timer: { phase: 'starting', effects: ['spawn'] }, stop: { phase: 'stopped', effects: ['disarm'] }, survivors: same('backoff') },
+  failed: { ...ignoresStale('failed'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'failed', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] }, survivors: same('failed') },
+  unavailable: { ...ignoresStale('unavailable'), desired: { phase: 'starting', effects: ['disarm', 'spawn'] }, timer: { phase: 'unavailable', effects: ['replan'] }, stop: { phase: 'stopped', effects: ['disarm'] }, survivors: same('unavailable') },
+  stopping: { ...ignoresStale('stopping'), desired: { phase: 'stopping', effects: ['resolve'] }, exited: same('stopped'), timer: same('stopping'), stop: same('stopping'), survivors: { phase: 'stopping', effects: ['terminate'] } },
+  stopped: { ...ignoresStale('stopped'), desired: { phase: 'stopped', effects: ['resolve'] }, timer: same('stopped'), stop: same('stopped'), survivors: same('stopped') }, // nothing of ours can start any more
 };
 
 describe('Beyla lifecycle transition table', () => {
@@ -173,5 +177,59 @@ describe('Beyla lifecycle decisions', () => {
     const promoted = step(last.state, { type: 'ready', at: AT + 40, generation: spawn.generation });
     assert.deepEqual(promoted.effects.filter((e) => e.type === 'kill'), [{ type: 'kill', generation: 1 }]);
     assert.equal(state.phase.phase, 'ready');
+  });
+});
+
+describe('Beyla lifecycle: survivors of a previous agent', () => {
+  const found = (...survivors: Array<{ generation: number; pid: number; digest: string | null }>): LifecycleEvent => ({ type: 'survivors', at: AT, survivors });
+  const types = (effects: Effect[]): string[] => effects.filter((e) => e.type !== 'log').map((e) => e.type);
+
+  test('one that runs the desired config is adopted (no spawn); the others are stopped once it is ready', () => {
+    const asked = drive([found({ generation: 4, pid: 404, digest: 'K1' }, { generation: 3, pid: 303, digest: 'K0' }), desired(run('K1'), [1], AT + 1)]);
+    assert.deepEqual(types(asked.effects), ['adopt']);
+    assert.deepEqual(asked.effects.find((e) => e.type === 'adopt'), { type: 'adopt', generation: 4, pid: 404, target: target('K1') });
+    assert.deepEqual(liveGenerations(asked.state).sort(), [3, 4], 'the other survivor still runs while the adoption is verified');
+    const adopted = drive([{ type: 'spawned', at: AT + 2, generation: 4, pid: 404 }, { type: 'ready', at: AT + 3, generation: 4 }], asked.state);
+    assert.deepEqual(types(adopted.effects), ['promote', 'terminate', 'resolve']);
+    assert.deepEqual(adopted.effects.find((e) => e.type === 'terminate'), { type: 'terminate', generation: 3, graceMs: 1000 + TIMING.stopMarginMs });
+    assert.equal(adopted.state.lastSwap?.result, 'adopted');
+    assert.equal(activeOf(adopted.state)?.generation, 4);
+    const next = drive([desired(run('K2', 2), [2], AT + 4)], adopted.state);
+    const spawn = next.effects.find((e) => e.type === 'spawn');
+    assert.equal(spawn?.type === 'spawn' && spawn.generation, 5, 'new generations are numbered above the survivors');
+  });
+
+  test('one that runs another config keeps running until the new candidate is ready (make-before-break)', () => {
+    const started = drive([found({ generation: 7, pid: 707, digest: 'K0' }), desired(run('K1'), [1], AT + 1), { type: 'spawned', at: AT + 2, generation: 8, pid: 808 }]);
+    assert.deepEqual(types(started.effects), ['spawn']);
+    const ready = step(started.state, { type: 'ready', at: AT + 3, generation: 8 });
+    assert.deepEqual(types(ready.effects), ['promote', 'observe-swap', 'terminate', 'resolve']);
+    assert.deepEqual(ready.state.retiring.map((r) => r.generation), [7]);
+    assert.equal(ready.state.survivors.length, 0);
+  });
+
+  test('one that fails verification bridges: a new candidate starts at once and the survivor is stopped only when it is ready', () => {
+    const asked = drive([found({ generation: 2, pid: 202, digest: 'K1' }), desired(run('K1'), [1], AT + 1), { type: 'spawned', at: AT + 2, generation: 2, pid: 202 }]);
+    const failed = step(asked.state, { type: 'not-ready', at: AT + 3, generation: 2, message: '/healthz not answering', cannotRun: false });
+    assert.deepEqual(types(failed.effects), ['spawn'], 'no SIGTERM to the survivor, no backoff');
+    assert.deepEqual(failed.state.survivors.map((s) => [s.generation, s.adoptable]), [[2, false]]);
+    const ready = drive([{ type: 'spawned', at: AT + 4, generation: 3, pid: 303 }, { type: 'ready', at: AT + 5, generation: 3 }], failed.state);
+    assert.deepEqual(types(ready.effects), ['promote', 'observe-swap', 'terminate', 'resolve']);
+    assert.deepEqual(ready.effects.find((e) => e.type === 'resolve'), { type: 'resolve', requests: [1], result: 'started', spawnMs: 1 });
+  });
+
+  test('a survivor that exits is forgotten; a stop stops the rest and ends once they have exited', () => {
+    const gone = drive([found({ generation: 2, pid: 202, digest: null }, { generation: 3, pid: 303, digest: null }), { type: 'exited', at: AT + 1, generation: 2, description: 'exited', exitCode: null, signal: null }]);
+    assert.deepEqual(gone.state.survivors.map((s) => s.generation), [3]);
+    const stopping = step(gone.state, { type: 'stop', at: AT + 2 });
+    assert.equal(stopping.state.phase.phase, 'stopping');
+    assert.deepEqual(types(stopping.effects), ['terminate']);
+    const stopped = step(stopping.state, { type: 'exited', at: AT + 3, generation: 3, description: 'exited', exitCode: null, signal: null });
+    assert.equal(stopped.state.phase.phase, 'stopped');
+  });
+
+  test('a survivor without a config key (an older agent\'s record) is never adopted', () => {
+    const asked = drive([found({ generation: 2, pid: 202, digest: null }), desired(run('K1'), [1], AT + 1)]);
+    assert.deepEqual(types(asked.effects), ['spawn']);
   });
 });

@@ -1,4 +1,4 @@
-// BeylaSupervisor: a hung active Beyla (SIGSTOPped) is replaced make-before-break, and orphans left by a killed agent are stopped.
+// BeylaSupervisor: a hung active Beyla (SIGSTOPped) is replaced make-before-break, and orphans left by a killed agent are stopped once the new one is ready.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -152,7 +152,7 @@ async function startOrphan(t: TestContext, s: Setup, generation: number, env: Re
 }
 
 describe('BeylaSupervisor orphans', () => {
-  test('on start it stops Beyla processes a killed agent left (SIGKILL for one ignoring SIGTERM), never a reused pid', async (t) => {
+  test('on start it keeps Beyla processes a killed agent left until the new one is ready, then stops them (SIGKILL for one ignoring SIGTERM), never a reused pid', async (t) => {
     const s = await setup(t);
     const polite = await startOrphan(t, s, 4);
     const stubborn = await startOrphan(t, s, 5, { FAKE_BEYLA_FAULT: 'hang-on-term' });
@@ -166,19 +166,19 @@ describe('BeylaSupervisor orphans', () => {
     const { sup, logs } = startSupervisor(t, s, { stopMarginMs: 300 });
     assert.equal((await sup.apply(desired(8080))).result, 'started');
 
-    assert.equal(isAlive(polite.pid!), false, 'the orphan was stopped');
-    assert.equal(isAlive(stubborn.pid!), false, 'the orphan ignoring SIGTERM was killed');
+    // Make-before-break: they ran (and instrumented) until the new instance was promoted.
+    const promoted = logs.findIndex((l) => l.msg === 'Beyla generation promoted');
+    const stopped = (pid: number | undefined): number => logs.findIndex((l) => l.msg === 'stopping a Beyla left by a previous agent' && l.pid === pid);
+    assert.ok(promoted >= 0 && stopped(polite.pid) > promoted && stopped(stubborn.pid) > promoted, 'left-over instances are stopped after the new one is ready');
+    await waitFor('the left-over instances to be gone', () => !isAlive(polite.pid!) && !isAlive(stubborn.pid!));
+    assert.ok(logs.some((l) => l.msg === 'adopted Beyla did not exit after SIGTERM: sending SIGKILL' && l.generation === 5), 'the one ignoring SIGTERM was killed');
     assert.equal(isAlive(stranger.pid), true, 'a reused pid is never signalled');
-    const how = new Map(logs.filter((l) => l.msg === 'orphaned Beyla stopped').map((l) => [l.pid, l.how]));
-    assert.equal(how.get(polite.pid), 'stopped');
-    assert.equal(how.get(stubborn.pid), 'killed');
     assert.ok(logs.some((l) => /pid reused/.test(String(l.msg)) && l.pid === stranger.pid));
-    // Old records are gone; the running instance has its own record with its pid.
-    const files = (await readdir(s.runtimeDir)).sort();
-    assert.deepEqual(files, ['beyla-1.pid', 'beyla-1.yaml']);
-    const record = await readFile(join(s.runtimeDir, 'beyla-1.pid'), 'utf8');
+    // Old records are gone; the running instance (numbered above theirs) has its own record with its pid.
+    await waitFor('only the new record left', async () => JSON.stringify((await readdir(s.runtimeDir)).sort()) === JSON.stringify(['beyla-6.pid', 'beyla-6.yaml']));
+    const record = await readFile(join(s.runtimeDir, 'beyla-6.pid'), 'utf8');
     assert.equal(Number(record.split('\n')[0]), activePid(sup));
-    assert.match(record, new RegExp(`\\nowner ${process.pid} \\d+\\n$`), 'the record names its owning agent');
+    assert.match(record, new RegExp(`\\nowner ${process.pid} \\d+\\n`), 'the record names its owning agent');
 
     await sup.stop();
     assert.deepEqual(await readdir(s.runtimeDir), [], 'the record is removed when the instance exits');

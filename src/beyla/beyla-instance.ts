@@ -53,6 +53,8 @@ export interface BeylaInstanceOptions {
   logRateLimit?: Partial<LogRateLimitOptions>;
   /** Told of each line cut at the cap and each line not forwarded (rate limit), for the metrics. */
   outputLimits?: OutputLimitCounters;
+  /** The digest of the config it runs (Target.digest), for its pid record. */
+  digest?: string;
 }
 
 /** Counts of Beyla's output lines the limits acted on (wired to Prometheus counters by the supervisor). */
@@ -73,6 +75,9 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   readonly shutdownTimeoutMs: number;
   readonly startedAt: number;
   readonly pid: number | undefined;
+  readonly digest: string | undefined;
+  /** Started by this agent, its output read (an adopted one is not: see adopted-instance.ts). */
+  readonly adopted: boolean = false;
   /** Resolves once, when the process has exited (never rejects). */
   readonly exited: Promise<BeylaExit>;
   exit: BeylaExit | null = null;
@@ -102,6 +107,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.configFile = opts.configFile;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
+    this.digest = opts.digest;
     this.rateLimit = new LogRateLimit(opts.logRateLimit);
     this.outputLimits = opts.outputLimits;
     // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.

@@ -1,10 +1,10 @@
 // Probes the active Beyla's /healthz every intervalMs (each probe with its own deadline) and reports each result.
 import { HEALTH_PATH } from '../plan/render-beyla-config.js';
-import type { BeylaInstance } from './beyla-instance.js';
+import type { BeylaProcess } from './beyla-process.js';
 import { fetchText } from './fetch-text.js';
 
 export interface ProbeLivenessOptions {
-  instance: BeylaInstance;
+  instance: BeylaProcess;
   intervalMs: number;
   timeoutMs: number;
   /** Called after each probe; returning false ends the probing. */

@@ -5,6 +5,7 @@ import type { ReadinessSettings } from '../config/types.js';
 import type { DesiredState, Selector } from '../plan/types.js';
 import { HEALTH_PATH, INTERNAL_METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { BeylaInstance } from './beyla-instance.js';
+import type { BeylaProcess } from './beyla-process.js';
 import { checkHandover, describeExpected, type HandoverCheck } from './check-handover.js';
 import { checkInstrumented } from './check-instrumented.js';
 import { fetchText } from './fetch-text.js';
@@ -26,7 +27,7 @@ export interface ReadinessResult {
 
 export interface HandoverOptions {
   /** The instance it would replace; null for the first instance. */
-  active: BeylaInstance | null;
+  active: BeylaProcess | null;
   desired: DesiredState;
   onProgress?: (check: HandoverCheck, elapsedMs: number) => void;
 }

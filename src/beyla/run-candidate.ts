@@ -3,6 +3,7 @@ import { CoralError } from '../errors.js';
 import type { Effect, LifecycleEvent } from '../lifecycle/types.js';
 import type { Logger } from '../log.js';
 import type { BeylaInstance, OutputLimitCounters } from './beyla-instance.js';
+import type { BeylaProcess } from './beyla-process.js';
 import { INSTALL_HINT } from './find-beyla-binary.js';
 import { instanceRecord, removeInstanceRecord } from './instance-record.js';
 import { describeExpected } from './check-handover.js';
@@ -19,20 +20,20 @@ export interface CandidateHost {
   readonly rootLog: Logger;
   readonly excludePorts: number[];
   readonly abort: AbortController;
-  readonly instances: Map<number, BeylaInstance>;
+  readonly instances: Map<number, BeylaProcess>;
   readonly probes: Map<number, AbortController>;
   readonly cancelled: Set<number>;
   /** Handover progress of candidates being probed, by generation (for status). */
   readonly handover: Map<number, HandoverProgress>;
   reportHandover(progress: HandoverProgress): void;
   /** The instance serving now, whose processes a candidate must take over. */
-  activeInstance(): BeylaInstance | null;
+  activeInstance(): BeylaProcess | null;
   enqueue(make: () => LifecycleEvent | null | Promise<LifecycleEvent | null>): void;
   /** Awaited in the event queue just before a candidate's 'ready' event (the promotion moment). */
-  beforeReady(candidate: BeylaInstance): Promise<void>;
+  beforeReady(candidate: BeylaProcess): Promise<void>;
   /** Environment added to one generation's instance. */
   instanceEnv(generation: number): Record<string, string>;
-  track(instance: BeylaInstance): void;
+  track(instance: BeylaProcess): void;
   /** Counters of Beyla output lines cut or not forwarded. */
   readonly outputLimits: OutputLimitCounters;
 }
@@ -104,11 +105,11 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
 }
 
 /** Resolves with the 'exited' event once the instance has exited and its config file and pid record are gone. */
-export async function trackInstance(host: CandidateHost, instance: BeylaInstance, isHung: () => boolean): Promise<LifecycleEvent> {
+export async function trackInstance(host: CandidateHost, instance: BeylaProcess, isHung: () => boolean): Promise<LifecycleEvent> {
   const { generation, pid } = instance;
   const record = pid === undefined
     ? Promise.resolve(null)
-    : instanceRecord({ runtimeDir: host.runtimeDir, generation, pid }).catch((error: unknown) => {
+    : instanceRecord({ runtimeDir: host.runtimeDir, generation, pid, ports: instance.ports, ...(instance.digest ? { digest: instance.digest } : {}) }).catch((error: unknown) => {
       host.log.warn({ err: error, generation, pid }, 'could not write the Beyla pid record (an orphan of this instance would not be found after an agent crash)');
       return null;
     });

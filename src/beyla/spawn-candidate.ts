@@ -49,6 +49,7 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
     shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
     logger: opts.logger,
     ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}),
+    digest: target.digest,
   });
   return { instance, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
 }

@@ -4,7 +4,8 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
-import { recordOwner } from './instance-record.js';
+import type { InstancePorts } from '../plan/render-beyla-config.js';
+import { recordInstance, recordOwner } from './instance-record.js';
 import { processStartTime } from './process-start-time.js';
 import { configFilePath } from './write-config-file.js';
 
@@ -18,25 +19,32 @@ export interface StopOrphansOptions {
   graceMs: number;
   logger: Logger;
   signal?: AbortSignal;
+  /** Report each live orphan as a `survivor` (left running, record kept) instead of stopping it. */
+  keepAlive?: boolean;
 }
 
 /**
  * What was found for one record: `stopped` (exited after SIGTERM), `killed` (needed SIGKILL),
  * `survived` (still there after SIGKILL), `gone` (not running), `pid_reused` (the pid now belongs to
  * a process whose command line does not name the record's config file: left alone), `owner_alive`
- * (the agent that started it, by pid and start time, still runs: not an orphan, left alone).
+ * (the agent that started it, by pid and start time, still runs: not an orphan, left alone),
+ * `survivor` (with `keepAlive`: alive and verified, left running for the caller to adopt or stop).
  */
-export type OrphanAction = 'stopped' | 'killed' | 'survived' | 'gone' | 'pid_reused' | 'owner_alive';
+export type OrphanAction = 'stopped' | 'killed' | 'survived' | 'gone' | 'pid_reused' | 'owner_alive' | 'survivor';
 
 export interface OrphanReport {
   generation: number;
   pid: number;
   configFile: string;
   action: OrphanAction;
+  /** For a survivor: what its record says (start time, config digest, ports), when the agent that wrote it did. */
+  startTime?: string;
+  digest?: string;
+  ports?: InstancePorts;
 }
 
 /** True while `pid` exists and is not a zombie. */
-function isRunning(pid: number): boolean {
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
@@ -52,7 +60,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** The argv of `pid` from /proc, or null when it cannot be read (gone, or no /proc). */
-async function commandLine(pid: number): Promise<string[] | null> {
+export async function commandLine(pid: number): Promise<string[] | null> {
   try {
     const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
     return raw.split('\0').filter((arg) => arg !== '');
@@ -103,9 +111,14 @@ async function handleRecord(opts: StopOrphansOptions, generation: number, record
     action = 'gone';
   } else {
     const argv = await commandLine(pid);
-    if (argv === null || !argv.includes(configFile)) {
+    const recorded = recordInstance(text);
+    const startTime = processStartTime(pid);
+    if (argv === null || !argv.includes(configFile) || (recorded.startTime !== undefined && recorded.startTime !== startTime)) {
       log.info({ pid, generation, config_file: configFile, cmdline: argv?.join(' ').slice(0, 200) }, 'a Beyla pid record names a process that is not that Beyla (pid reused): left alone');
       action = 'pid_reused';
+    } else if (opts.keepAlive) {
+      log.info({ pid, generation, config_file: configFile }, 'found a Beyla left running by a previous agent: keeping it until the new state is ready');
+      return { ...report('survivor'), ...recorded, ...(startTime ? { startTime } : {}) };
     } else {
       log.warn({ pid, generation, config_file: configFile }, 'found a Beyla left running by a previous agent: stopping it');
       send(pid, 'SIGTERM', log);

@@ -25,12 +25,15 @@ export interface ApplyOutcome {
 export interface InstanceStatus {
   generation: number;
   pid: number | null;
-  role: 'active' | 'candidate' | 'stopping';
+  /** `survivor`: left by a previous agent, not adopted; it runs until an instance of ours is ready. */
+  role: 'active' | 'candidate' | 'stopping' | 'survivor';
   ports: InstancePorts;
   startedAt: string;
   configFile: string;
   /** Beyla's version from its first log line, once printed. */
   version?: string;
+  /** Left running by a previous agent and adopted: its output is not read (no log lines, fatal lines or version). */
+  adopted?: true;
 }
 
 /** A candidate's way to taking over: "candidate 7: 3 of 5 processes instrumented, 12 s". */

@@ -8,7 +8,8 @@ import type { ApplyResult, Effect, LifecycleEvent, LifecycleState, Plan, TimerNa
 import type { Logger } from '../log.js';
 import { METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
-import type { BeylaInstance, OutputLimitCounters } from './beyla-instance.js';
+import type { OutputLimitCounters } from './beyla-instance.js';
+import type { BeylaProcess } from './beyla-process.js';
 import { createBeylaMetrics, createCoverageGauges, outputLimitCounters, type BeylaMetrics } from './create-beyla-metrics.js';
 import { serviceCoverage, type ServiceCoverage } from './service-coverage.js';
 import { SharedScrape, type FetchedScrape } from './shared-scrape.js';
@@ -17,7 +18,8 @@ import { describeStatus } from './describe-status.js';
 import { planDesired } from './plan-desired.js';
 import { probeLiveness } from './probe-liveness.js';
 import { runCandidate, trackInstance } from './run-candidate.js';
-import { stopOrphans } from './stop-orphans.js';
+import { runAdoption } from './run-adoption.js';
+import { takeSurvivors } from './take-survivors.js';
 import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, HandoverProgress, PromotedExport, SupervisorStatus } from './supervisor-types.js';
 
 export type * from './supervisor-types.js';
@@ -42,7 +44,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   readonly timing: SupervisorTiming;
   readonly abort = new AbortController();
   /** Every instance not yet reaped, by generation. */
-  readonly instances = new Map<number, BeylaInstance>();
+  readonly instances = new Map<number, BeylaProcess>();
   /** Readiness probes in flight, by generation. */
   readonly probes = new Map<number, AbortController>();
   /** Generations told to stop before their process existed. */
@@ -60,7 +62,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private latest: Wanted | null = null;
   private readonly settings: BeylaSettings;
   private binary: string;
-  private active: BeylaInstance | null = null;
+  private active: BeylaProcess | null = null;
   private stopProbing: (() => void) | null = null;
   private lastScrape: { generation: number; text: string } | null = null;
   private readonly sharedScrape: SharedScrape;
@@ -93,7 +95,9 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     if (opts.onState) this.on('state', opts.onState);
     this.onPromote = opts.onPromote;
     this.extraEnv = opts.instanceEnv;
-    this.chain = this.sweepOrphans();
+    this.chain = Promise.resolve();
+    // Survivors of a killed agent first: they keep instrumenting until an instance of ours is ready (or are adopted).
+    if (opts.settings.enabled) this.enqueue(() => takeSurvivors({ runtimeDir: this.runtimeDir, graceMs: opts.settings.shutdownTimeoutMs + this.timing.stopMarginMs, logger: this.log, signal: this.abort.signal, track: (i) => this.track(i) }));
   }
 
   /** Records the newest desired state; resolves with this request's outcome ('superseded' if replaced first). */
@@ -141,7 +145,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     return result;
   }
 
-  activeInstance(): BeylaInstance | null {
+  activeInstance(): BeylaProcess | null {
     return this.active;
   }
 
@@ -170,7 +174,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     return Promise.race([shared, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
-  private async fetchActive(active: BeylaInstance): Promise<FetchedScrape> {
+  private async fetchActive(active: BeylaProcess): Promise<FetchedScrape> {
     const generation = active.generation;
     try {
       const url = `http://127.0.0.1:${active.ports.metrics}${METRICS_PATH}`;
@@ -235,6 +239,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private perform(effect: Effect): void {
     switch (effect.type) {
       case 'spawn': void runCandidate(this, effect); return;
+      case 'adopt': void runAdoption(this, effect); return;
       case 'promote': {
         const instance = this.instances.get(effect.generation) ?? null;
         this.active = instance;
@@ -292,15 +297,15 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   }
 
   /** The promotion moment: the active instance and the ready candidate both run; onPromote scrapes both. */
-  async beforeReady(candidate: BeylaInstance): Promise<void> {
+  async beforeReady(candidate: BeylaProcess): Promise<void> {
     const old = this.active;
     if (!old?.running || !this.onPromote) return;
-    const exportOf = (i: BeylaInstance): PromotedExport => ({ generation: i.generation, metricsUrl: `http://127.0.0.1:${i.ports.metrics}${METRICS_PATH}` });
+    const exportOf = (i: BeylaProcess): PromotedExport => ({ generation: i.generation, metricsUrl: `http://127.0.0.1:${i.ports.metrics}${METRICS_PATH}` });
     await this.onPromote(exportOf(old), exportOf(candidate)).catch((error: unknown) => this.log.warn({ err: error }, 'promotion hook failed'));
   }
 
   /** Follows an instance to its exit (config file and pid record removed), then reports it. */
-  track(instance: BeylaInstance): void {
+  track(instance: BeylaProcess): void {
     this.instances.set(instance.generation, instance);
     trackInstance(this, instance, () => this.machine.retiring.find((r) => r.generation === instance.generation)?.hung ?? false).then((event) => {
       this.instances.delete(instance.generation);
@@ -308,7 +313,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     }, (error: unknown) => this.log.error({ err: error }, 'following a Beyla instance failed'));
   }
 
-  private watchLiveness(instance: BeylaInstance): () => void {
+  private watchLiveness(instance: BeylaProcess): () => void {
     const { generation } = instance;
     return probeLiveness({
       instance,
@@ -356,24 +361,5 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     if (signature === this.lastEmitted) return;
     this.lastEmitted = signature;
     this.emit('state', status);
-  }
-
-  /** Before the first start: stop any Beyla a killed predecessor left running on this runtime dir. */
-  private async sweepOrphans(): Promise<void> {
-    if (!this.settings.enabled) return;
-    try {
-      const found = await stopOrphans({
-        runtimeDir: this.runtimeDir,
-        graceMs: this.settings.shutdownTimeoutMs + this.timing.stopMarginMs,
-        logger: this.log,
-        signal: this.abort.signal,
-      });
-      const stopped = found.filter((r) => r.action === 'stopped' || r.action === 'killed');
-      if (found.length > 0) {
-        this.log.info({ records: found.length, stopped: stopped.map((r) => r.pid), reports: found }, `orphan sweep: ${stopped.length} Beyla left by a previous agent stopped`);
-      }
-    } catch (error) {
-      this.log.error({ err: error, runtime_dir: this.runtimeDir }, 'could not look for orphaned Beyla processes');
-    }
   }
 }

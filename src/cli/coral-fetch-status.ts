@@ -4,7 +4,7 @@ import type { Diagnostic, PortRange } from '../config/types.js';
 import { controlRequest } from '../control/control-request.js';
 import { CoralError } from '../errors.js';
 
-export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown; version?: string }
+export interface BeylaInstanceStatus { generation?: number; pid?: number; role?: string; ports?: unknown; version?: string; adopted?: boolean }
 export interface SwapStatus { generation?: number; result?: string; error?: string; at?: string; durationMs?: number }
 /** A candidate's way to taking over (beyla.handover): how many of the processes it must instrument it has, and which are missing. */
 export interface HandoverStatus { generation?: number; instrumented: number; expected: number; missing: string[]; elapsedMs?: number }
@@ -125,7 +125,7 @@ export function readAgentStatus(body: unknown): AgentStatus {
       state: str(beyla.state) ?? 'unknown',
       reason: str(beyla.reason),
       generation: num(beyla.generation),
-      instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports, version: str(obj(i).version) })),
+      instances: list(beyla.instances).map((i) => defined({ generation: num(obj(i).generation), pid: num(obj(i).pid), role: str(obj(i).role), ports: obj(i).ports, version: str(obj(i).version), adopted: obj(i).adopted === true ? true : undefined })),
       lastSwap: swap && defined({ generation: num(swap.generation), result: str(swap.result), error: str(swap.error), at: str(swap.at), durationMs: num(swap.durationMs) }),
       handover: readHandover(beyla.handover),
       services: readServices(beyla.services),

@@ -1,4 +1,5 @@
 // The comparison key of a desired state: its Beyla YAML with placeholder instance ports, the binary and the explicit env.
+import { createHash } from 'node:crypto';
 import type { BeylaSettings } from '../config/types.js';
 import { renderBeylaConfig, type InstancePorts } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
@@ -11,12 +12,14 @@ export function keyTarget(opts: { seq: number; desired: DesiredState; settings: 
   const rendered = renderBeylaConfig({ desired: opts.desired, settings: opts.settings, instancePorts: PLACEHOLDER_PORTS, excludePorts: [...opts.excludePorts] });
   if (!rendered) return null;
   const env = Object.entries(opts.settings.env).sort(([a], [b]) => a.localeCompare(b));
+  const key = `${rendered.yaml}\n# binary=${opts.binary}\n# env=${JSON.stringify(env)}\n`;
   return {
     seq: opts.seq,
     desired: opts.desired,
     settings: opts.settings,
     binary: opts.binary,
-    key: `${rendered.yaml}\n# binary=${opts.binary}\n# env=${JSON.stringify(env)}\n`,
+    key,
+    digest: createHash('sha256').update(key).digest('hex'),
     portsString: rendered.portsString,
     portsCount: rendered.portsCount,
   };

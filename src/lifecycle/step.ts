@@ -4,6 +4,7 @@ import type { SupervisorTiming } from './timing.js';
 import {
   act, activeOf, candidateOf, deactivate, disarm, finishFailure, liveGenerations, log, promote, recordCrash, resolve, retire, retireAll, startCandidate, type Draft,
 } from './transitions.js';
+import { dropSurvivor, keepUnadoptable, onSurvivors } from './survivors.js';
 import type { Candidate, LifecycleEvent, LifecycleState, Phase, StepResult, SupervisorState } from './types.js';
 
 export function initialState(timing: SupervisorTiming, enabled: boolean): LifecycleState {
@@ -12,6 +13,7 @@ export function initialState(timing: SupervisorTiming, enabled: boolean): Lifecy
     timing,
     generation: 0,
     retiring: [],
+    survivors: [],
     pending: null,
     waiters: [],
     crashes: NO_CRASHES,
@@ -82,6 +84,9 @@ function onExited(d: Draft, e: Extract<LifecycleEvent, { type: 'exited' }>): voi
   const active = activeOf(d.s);
   if (d.s.retiring.some((r) => r.generation === e.generation)) {
     d.s = { ...d.s, retiring: d.s.retiring.filter((r) => r.generation !== e.generation) };
+  } else if (d.s.survivors.some((r) => r.generation === e.generation)) {
+    log(d, 'warn', `a Beyla left by a previous agent ${e.description}`, { generation: e.generation });
+    dropSurvivor(d, e.generation);
   } else if (candidate?.generation === e.generation) {
     const gone = { ...candidate, exited: true };
     if (gone.failure) {
@@ -112,6 +117,10 @@ function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready'
     }
     return;
   }
+  if (candidate.adopt) {
+    onAdoptionFailed(d, candidate, e.type === 'ready' ? 'it exited' : e.message);
+    return;
+  }
   const failure = e.type === 'ready'
     ? { message: `Beyla generation ${e.generation} exited before it was ready`, cannotRun: false }
     : { message: e.message, cannotRun: e.type === 'not-ready' && e.cannotRun };
@@ -125,6 +134,16 @@ function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready'
     // Stopped like any instance: SIGTERM, the shutdown grace, then SIGKILL.
     d.fx.push({ type: 'terminate', generation: failed.generation, graceMs: failed.target.settings.shutdownTimeoutMs + d.s.timing.stopMarginMs });
   }
+}
+
+/** A survivor that did not pass verification: it keeps instrumenting (if alive) while a new candidate starts at once; stopped once that one is ready. */
+function onAdoptionFailed(d: Draft, candidate: Candidate, why: string): void {
+  log(d, 'warn', 'a Beyla left by a previous agent cannot be adopted: starting a new one, the old one runs until it is ready', { generation: candidate.generation, pid: candidate.pid, why });
+  if (!candidate.exited && candidate.pid !== null) keepUnadoptable(d, { generation: candidate.generation, pid: candidate.pid });
+  const p = d.s.phase;
+  d.s = { ...d.s, phase: { phase: 'idle' } };
+  startCandidate(d, { target: candidate.target, reason: candidate.reason, why: candidate.why, requests: candidate.requests });
+  if (p.phase === 'starting' && p.crashed && d.s.phase.phase === 'starting') d.s = { ...d.s, phase: { ...d.s.phase, crashed: p.crashed } };
 }
 
 function onFatal(d: Draft, e: Extract<LifecycleEvent, { type: 'fatal' }>): void {
@@ -209,6 +228,7 @@ export function step(state: LifecycleState, event: LifecycleEvent): StepResult {
     case 'liveness': onLiveness(d, event); break;
     case 'timer': onTimer(d, event); break;
     case 'stop': onStop(d); break;
+    case 'survivors': onSurvivors(d, event, activeOf(d.s) !== null); break;
   }
   settle(d);
   return { state: d.s, effects: d.fx };

@@ -1,6 +1,7 @@
 // The moves step() is made of: act on a plan, start a candidate, promote, retire, record a crash, finish a failed candidate.
 import { addCrash, backoffMs } from './crash-policy.js';
-import type { Active, ApplyResult, Candidate, Effect, LifecycleState, LogLevel, Plan, RestartReason, Target, TimerName } from './types.js';
+import { dropSurvivor, matchingSurvivor, retireSurvivors } from './survivors.js';
+import type { Active, ApplyResult, Candidate, Effect, LifecycleState, LogLevel, Plan, RestartReason, Survivor, Target, TimerName } from './types.js';
 
 /** A working copy of the state for one step: top-level fields are replaced, nested values never mutated. */
 export interface Draft {
@@ -41,11 +42,14 @@ export function candidateOf(s: LifecycleState): Candidate | null {
   return p.phase === 'starting' || p.phase === 'swapping' ? p.candidate : null;
 }
 
-/** Generations still running: active, candidate, retiring. */
+/** Generations still running: active, candidate, retiring, survivors of a previous agent. */
 export function liveGenerations(s: LifecycleState): number[] {
   const active = activeOf(s);
   const candidate = candidateOf(s);
-  return [...(active ? [active.generation] : []), ...(candidate && !candidate.exited ? [candidate.generation] : []), ...s.retiring.map((r) => r.generation)];
+  return [
+    ...(active ? [active.generation] : []), ...(candidate && !candidate.exited ? [candidate.generation] : []),
+    ...s.retiring.map((r) => r.generation), ...s.survivors.map((r) => r.generation),
+  ];
 }
 
 function graceMs(d: Draft, target: Target): number {
@@ -62,17 +66,24 @@ export function deactivate(d: Draft, active: Active): void {
   d.fx.push({ type: 'deactivate', generation: active.generation });
 }
 
-export function startCandidate(d: Draft, opts: { target: Target; reason: RestartReason; why: 'change' | 'retry'; requests: number[] }): void {
-  const generation = d.s.generation + 1;
+/** A new candidate (a spawn), or with `adopt` a survivor of a previous agent to verify instead (its own generation). */
+export function startCandidate(d: Draft, opts: { target: Target; reason: RestartReason; why: 'change' | 'retry'; requests: number[]; adopt?: Survivor }): void {
+  const adopt = opts.adopt;
+  const generation = adopt ? adopt.generation : d.s.generation + 1;
   const candidate: Candidate = {
     generation, target: opts.target, reason: opts.reason, why: opts.why, requests: opts.requests,
-    decidedAt: d.at, spawnedAt: null, pid: null, failure: null, exited: false,
+    decidedAt: d.at, spawnedAt: null, pid: adopt ? adopt.pid : null, failure: null, exited: false, adopt: adopt !== undefined,
   };
   const p = d.s.phase;
   const active = activeOf(d.s);
   const phase = active ? { phase: 'swapping' as const, active, candidate } : { phase: 'starting' as const, candidate, crashed: p.phase === 'backoff' ? p.crashed : null };
-  d.s = { ...d.s, generation, phase, reason: `starting generation ${generation}` };
-  d.fx.push({ type: 'spawn', generation, target: opts.target, reason: opts.reason });
+  d.s = { ...d.s, generation: Math.max(d.s.generation, generation), phase, reason: adopt ? `adopting generation ${generation}` : `starting generation ${generation}` };
+  if (adopt) {
+    dropSurvivor(d, generation);
+    d.fx.push({ type: 'adopt', generation, pid: adopt.pid, target: opts.target });
+  } else {
+    d.fx.push({ type: 'spawn', generation, target: opts.target, reason: opts.reason });
+  }
 }
 
 /** Stops everything running (disable, nothing to run, stop). */
@@ -84,6 +95,7 @@ export function retireAll(d: Draft): void {
     retire(d, active.generation, active.pid, active.target, active.hung !== null);
   }
   if (candidate && !candidate.exited) retire(d, candidate.generation, candidate.pid, candidate.target, false);
+  retireSurvivors(d, active?.target ?? candidate?.target ?? null);
   disarm(d, 'restart');
   disarm(d, 'retry');
   disarm(d, 'stable');
@@ -117,14 +129,16 @@ export function promote(d: Draft, candidate: Candidate): void {
     phase: { phase: 'ready', active },
     retryAttempt: 0,
     reason: null,
-    lastSwap: { generation: active.generation, result: old ? 'swapped' : 'started', at: new Date(d.at).toISOString(), durationMs },
+    lastSwap: { generation: active.generation, result: candidate.adopt ? 'adopted' : old ? 'swapped' : 'started', at: new Date(d.at).toISOString(), durationMs },
   };
   disarm(d, 'restart');
   disarm(d, 'retry');
   d.fx.push({ type: 'promote', generation: active.generation, seq: active.target.seq });
-  d.fx.push({ type: 'observe-swap', seconds: durationMs / 1000 });
+  if (!candidate.adopt) d.fx.push({ type: 'observe-swap', seconds: durationMs / 1000 });
   if (old || candidate.reason === 'crash') d.fx.push({ type: 'count-restart', reason: candidate.reason });
-  log(d, 'info', 'Beyla generation promoted', { generation: active.generation, pid: active.pid, duration_ms: durationMs, replaced_generation: old?.generation, open_ports: active.target.portsString });
+  const what = candidate.adopt ? 'Beyla generation adopted from a previous agent (its output is not read)' : 'Beyla generation promoted';
+  log(d, 'info', what, { generation: active.generation, pid: active.pid, duration_ms: durationMs, replaced_generation: old?.generation, open_ports: active.target.portsString });
+  retireSurvivors(d, active.target); // make-before-break: what a previous agent left runs until now
   if (d.s.crashes.consecutive > 0) arm(d, 'stable', startedAt + d.s.timing.stableResetMs);
   const spawnMs = candidate.spawnedAt === null ? undefined : candidate.spawnedAt - candidate.decidedAt;
   if (old) {
@@ -206,6 +220,11 @@ export function act(d: Draft, plan: Plan, requests: number[], why: 'change' | 'r
   if (d.s.binaryMissing) log(d, 'info', 'Beyla binary found', { binary: target.binary });
   d.s = { ...d.s, binaryMissing: false };
   disarm(d, 'recheck');
+  const survivor = active ? undefined : matchingSurvivor(d, target);
+  if (survivor) {
+    startCandidate(d, { target, reason: 'config_change', why, requests, adopt: survivor });
+    return;
+  }
   if (active && active.target.key === target.key) {
     d.s = { ...d.s, phase: { phase: 'ready', active: { ...active, target } }, reason: null };
     resolve(d, requests, 'unchanged');

@@ -20,6 +20,8 @@ export interface Target {
   /** Resolved binary path. */
   binary: string;
   key: string;
+  /** sha256 of `key`: written to each instance's pid record, so a later agent can tell what a survivor runs. */
+  digest: string;
   portsString: string;
   portsCount: number;
 }
@@ -55,6 +57,18 @@ export interface Candidate {
   /** Set once it failed readiness; it keeps the candidate slot until it has exited. */
   failure: { message: string; cannotRun: boolean } | null;
   exited: boolean;
+  /** A survivor of a previous agent being verified for adoption (not spawned: the driver attaches to it). */
+  adopt: boolean;
+}
+
+/** A Beyla a previous agent left running on this runtime dir: kept until something is ready, then stopped (or adopted). */
+export interface Survivor {
+  generation: number;
+  pid: number;
+  /** The digest of the config it runs (Target.digest, from its pid record); null when the record has none (never adopted). */
+  digest: string | null;
+  /** False once its verification failed: then it only bridges until a new instance is ready. */
+  adoptable: boolean;
 }
 
 /** An instance asked to exit and not yet gone. */
@@ -89,7 +103,7 @@ export type TimerName = 'restart' | 'retry' | 'recheck' | 'stable';
 
 export interface SwapRecord {
   generation: number;
-  result: 'started' | 'swapped' | 'failed';
+  result: 'started' | 'swapped' | 'adopted' | 'failed';
   error?: string;
   at: string;
   durationMs: number;
@@ -110,6 +124,8 @@ export interface LifecycleState {
   /** Last generation number handed out. */
   generation: number;
   retiring: Retiring[];
+  /** Beyla instances a previous agent left running, not adopted: stopped once an instance of ours is ready. */
+  survivors: Survivor[];
   /** The newest desired state, waiting for the candidate slot. */
   pending: { plan: Plan; requests: number[]; why: 'change' | 'retry' } | null;
   waiters: Waiter[];
@@ -132,15 +148,19 @@ export type LifecycleEvent =
   | { type: 'fatal'; at: number; generation: number; line: string }
   | { type: 'liveness'; at: number; generation: number; ok: boolean; probe: string; detail: string }
   | { type: 'timer'; at: number; timer: TimerName }
-  | { type: 'stop'; at: number };
+  | { type: 'stop'; at: number }
+  /** What the driver found at start: Beyla instances whose agent is gone (pid record, start time and command line checked). */
+  | { type: 'survivors'; at: number; survivors: Array<Omit<Survivor, 'adoptable'>> };
 
 export type EventType = LifecycleEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['desired', 'spawned', 'spawn-failed', 'ready', 'not-ready', 'exited', 'fatal', 'liveness', 'timer', 'stop'];
+export const EVENT_TYPES: readonly EventType[] = ['desired', 'spawned', 'spawn-failed', 'ready', 'not-ready', 'exited', 'fatal', 'liveness', 'timer', 'stop', 'survivors'];
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type Effect =
   | { type: 'spawn'; generation: number; target: Target; reason: RestartReason }
+  /** Verify a survivor (pid, /healthz, what it instruments) and report it as a candidate ('spawned', then 'ready' or 'not-ready'). */
+  | { type: 'adopt'; generation: number; pid: number; target: Target }
   /** The stable address now reads this instance, and its liveness probes start. */
   | { type: 'promote'; generation: number; seq: number }
   /** No active instance any more: scrapes get nothing, probes stop. */

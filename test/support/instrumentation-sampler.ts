@@ -24,7 +24,10 @@ export class InstrumentationSampler {
   private readonly tracked = new Map<number, { owner: number; fromLine: number; seen: boolean }>();
 
   constructor(private readonly opts: {
-    sup: BeylaSupervisor;
+    /** The supervisor whose active and candidate instances serve; or, for an agent in another process, `servingPids`. */
+    sup?: BeylaSupervisor;
+    /** Pids of the Beyla instances that serve now (e.g. every live Beyla double while the agent is down). */
+    servingPids?: () => number[] | Promise<number[]>;
     logs: ReadonlyArray<Record<string, unknown>>;
     /** Configured port -> pid of the process listening on it. */
     owners: () => ReadonlyMap<number, number>;
@@ -48,9 +51,10 @@ export class InstrumentationSampler {
   private async poll(): Promise<void> {
     while (this.running) {
       const by = this.instrumentedBy();
-      const serving = this.opts.sup.status().instances
-        .filter((i) => (i.role === 'active' || i.role === 'candidate') && i.pid !== null && isAlive(i.pid))
-        .map((i) => by.get(i.pid ?? 0) ?? new Set<number>());
+      const pids = this.opts.servingPids ? await this.opts.servingPids() : (this.opts.sup?.status().instances ?? [])
+        .filter((i) => (i.role === 'active' || i.role === 'candidate') && i.pid !== null)
+        .map((i) => i.pid ?? 0);
+      const serving = pids.filter(isAlive).map((pid) => by.get(pid) ?? new Set<number>());
       const checked: number[] = [];
       const uncovered: number[] = [];
       const owners = this.opts.owners();

@@ -19,6 +19,7 @@ export function target(key: string, seq = 1): Target {
     settings: SETTINGS,
     binary: SETTINGS.binary,
     key,
+    digest: key,
     portsString: String(port),
     portsCount: 1,
   };
