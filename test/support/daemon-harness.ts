@@ -175,7 +175,8 @@ export class DaemonHarness {
     if (this.running) throw new Error('daemon already running');
     const from = this.mark();
     this.stderr = '';
-    const child = spawn(process.execPath, [this.agentPath, 'run', '--config', this.configPath, ...extraArgs], {
+    // setpriv --pdeathsig: if the test process is killed (a file timeout cancels without t.after), the agent dies with it.
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, this.agentPath, 'run', '--config', this.configPath, ...extraArgs], {
       cwd: this.dir,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -393,6 +394,7 @@ export async function createDaemonHarness(t: AfterHook, opts: DaemonHarnessOptio
   t.after(() => harness.cleanup());
   if (opts.agentPath) harness.agentPath = opts.agentPath;
   env.FAKE_BEYLA_STATE_DIR = harness.stateDir;
+  env.FAKE_BEYLA_EXIT_WITH_PID = String(process.pid); // the agent's Beyla doubles outlive it by design (adoption), not the test
   env.CORAL_BEYLA_PASS_ENV = 'FAKE_BEYLA_*'; // the double's switches; Beyla itself gets an allow-listed environment
   env.CORAL_LOG_FORMAT = 'json'; // the harness reads the agent's log as JSON lines, whatever stdout is
   Object.assign(env, opts.env ?? {});

@@ -41,7 +41,7 @@ function parseFields(text: string): Record<string, string> {
 
 /** Binds a datagram socket at `path` (must not exist) and records what arrives until close(). */
 export async function startNotifyCapture(path: string): Promise<NotifyCapture> {
-  const child: ChildProcess = spawn('python3', ['-u', '-c', SCRIPT, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'python3', '-u', '-c', SCRIPT, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   const messages: NotifyMessage[] = [];
   const listeners = new Set<() => void>();
   let stderr = '';

@@ -50,7 +50,7 @@ export class NotifySocket {
 
   /** Binds a datagram socket at `socketPath` (which must not exist) and resolves once it is bound. */
   static async start(socketPath: string): Promise<NotifySocket> {
-    const child = spawn('python3', ['-u', scriptPath(), socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'python3', '-u', scriptPath(), socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

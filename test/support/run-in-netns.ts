@@ -21,7 +21,7 @@ export interface NetnsRun {
  */
 export function runInNetns(opts: { script: string; args?: string[]; sysctls?: Record<string, string>; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<NetnsRun> {
   const setup = ['ip link set lo up', ...Object.entries(opts.sysctls ?? {}).map(([key, value]) => `sysctl -q -w ${key}='${value}'`)].join(' && ');
-  const child = spawn('unshare', ['--net', '--', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, opts.script, ...(opts.args ?? [])], {
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', '--net', '--', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, opts.script, ...(opts.args ?? [])], {
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

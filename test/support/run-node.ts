@@ -8,7 +8,7 @@ export interface NodeRun {
 }
 
 export async function runNode(script: string, args: string[]): Promise<NodeRun> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
