@@ -1,6 +1,6 @@
 // The daemon's status document (control API GET /v1/status, coral status): settings, desired and applied ports, Beyla, health.
 import { formatRanges, mergeRanges } from '../config/ports.js';
-import type { AgentSettings, Snapshot } from '../config/types.js';
+import type { AgentSettings, Diagnostic, Snapshot } from '../config/types.js';
 import type { SupervisorStatus } from '../beyla/supervisor.js';
 import type { ReconcilerProgress } from '../reconcile/reconciler.js';
 import { describePhase } from './daemon-phase.js';
@@ -21,6 +21,8 @@ export interface DaemonStatusInput {
   rejectedSince?: (file: string) => string | undefined;
   health: unknown;
   /** Set while running on the saved last good configuration. */
+  /** Warnings about the host found at start (the unit's IP firewall against metrics.listen). */
+  hostWarnings?: Diagnostic[];
   degraded?: { error: string; file: string; line: number; col: number; savedAt: string; since: string } | undefined;
   statusLine: string;
 }
@@ -55,7 +57,7 @@ export function describeDaemon(input: DaemonStatusInput): Record<string, unknown
       // 'stale': invalid now, its last good services still in effect (listed in desired.services).
       return { file: f.file, status: f.status, ...(since ? { since } : {}), services: f.services.map((s) => s.name), errors: f.errors };
     }),
-    warnings: (snapshot?.diagnostics ?? []).filter((d) => d.severity === 'warning'),
+    warnings: [...(input.hostWarnings ?? []), ...(snapshot?.diagnostics ?? []).filter((d) => d.severity === 'warning')],
     health: input.health,
     lastReconcile: lastResult ? { ok: lastResult.ok, message: lastResult.message, at: lastResult.at, result: lastResult.beyla.result } : undefined,
   };

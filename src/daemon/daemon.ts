@@ -26,6 +26,7 @@ import { createServiceEdits } from './service-edits.js';
 import { createNotifier } from '../systemd/notifier.js';
 import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
 import { describeDaemon } from './daemon-status.js';
+import { unitNetworkWarning } from './unit-network-warning.js';
 import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
 import { DegradedMode, planStart } from './degraded-start.js';
 import { RejectedSince } from './rejected-since.js';
@@ -64,6 +65,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   /** The settings at start-up; the reconcile run keeps the current ones. */
   const settings = plan.snapshot.settings;
   log.level = settings.logLevel;
+  const unitWarning = unitNetworkWarning(env, settings.metrics.listen, settings.configPath);
+  if (unitWarning) log.warn({ listen: settings.metrics.listen, hint: unitWarning.hint }, unitWarning.message);
   const notifier = createNotifier({ env, logger: log });
   notifier.status(`starting: ${first.snapshot.services.length} service${first.snapshot.services.length === 1 ? "" : "s"} configured`);
 
@@ -225,6 +228,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     progress: reconciler.progress(),
     rejectedSince: (file) => rejectedSince.of(file),
     degraded: degraded.current,
+    hostWarnings: unitWarning ? [unitWarning] : [],
     beyla: supervisor.status(),
     health: health.status(),
     statusLine: statusLine(),
