@@ -43,3 +43,41 @@ test("each instance's environment points every exported signal at its own relay 
   });
   assert.deepEqual(relayInstanceEnv({ kind: 'none' }, 'http://x'), {});
 });
+
+test('TLS files: the signal\'s variable wins over the common one; insecure_skip_verify from the config; a certificate needs its key', () => {
+  const plan = planOtlpRelay({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/ca.pem',
+      OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: '/etc/metrics-ca.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: '/etc/c.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/etc/c.key',
+    },
+    config: { otel_metrics_export: { insecure_skip_verify: true } },
+  });
+  assert.deepEqual(plan, {
+    kind: 'relay',
+    upstream: {
+      traces: { url: 'https://c:4318/v1/traces', caFile: '/etc/ca.pem', certFile: '/etc/c.pem', keyFile: '/etc/c.key' },
+      metrics: { url: 'https://c:4318/v1/metrics', caFile: '/etc/metrics-ca.pem', insecureSkipVerify: true },
+    },
+  });
+  const keyless = planOtlpRelay({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/c.pem' }, config: {} });
+  assert.equal(keyless.kind, 'refused');
+  if (keyless.kind === 'refused') assert.match(keyless.message, /OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE is set for the traces export without OTEL_EXPORTER_OTLP_CLIENT_KEY/);
+});
+
+test('a refusal names the setting that asks for it (for check\'s file:line:col)', () => {
+  const rows: Array<[Parameters<typeof planOtlpRelay>[0], unknown]> = [
+    [{ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, config: {} }, { in: 'env', path: ['OTEL_EXPORTER_OTLP_PROTOCOL'] }],
+    [{ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' }, config: {} }, { in: 'env', path: ['OTEL_EXPORTER_OTLP_ENDPOINT'] }],
+    [{ env: {}, config: { otel_metrics_export: { endpoint: 'http://c:9000', protocol: 'grpc' } } }, { in: 'config', path: ['otel_metrics_export', 'protocol'] }],
+    [{ env: {}, config: { otel_traces_export: { endpoint: 'http://c:4317' } } }, { in: 'config', path: ['otel_traces_export', 'endpoint'] }],
+    [{ env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }, config: {} }, { in: 'env', path: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] }],
+  ];
+  for (const [input, source] of rows) {
+    const plan = planOtlpRelay(input);
+    assert.equal(plan.kind, 'refused', JSON.stringify(input));
+    if (plan.kind === 'refused') assert.deepEqual(plan.source, source, JSON.stringify(input));
+  }
+});

@@ -13,9 +13,7 @@ import { createRegistry } from '../metrics/create-registry.js';
 import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
-import { readUpstream } from '../otlp/read-upstream.js';
-import { startOtlpRelay, type OtlpRelay } from '../otlp/start-otlp-relay.js';
-import { planOtlpRelay, relayInstanceEnv } from '../plan/plan-otlp-relay.js';
+import { OtlpRelayHolder } from '../otlp/otlp-relay-holder.js';
 import { scrubEnv } from '../beyla/scrub-env.js';
 import { fetchText } from '../beyla/fetch-text.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -105,34 +103,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     fetchText: (url, signal) => fetchText(url, { timeoutMs: 1000, signal }),
     logger: log,
   });
-  // OTLP export is relayed so that two overlapping generations never both reach the user's collector.
-  // The endpoints are read again whenever coral.yaml's settings change (applyOtlp in onSettings).
-  let otlpPlan = planOtlpRelay({ env: scrubEnv(env, settings.beyla.env), config: settings.beyla.config });
-  if (otlpPlan.kind === 'refused') throw new CoralError('INVALID_CONFIG', otlpPlan.message, { hint: otlpPlan.hint });
-  const firstUpstream = otlpPlan.kind === 'relay' ? await readUpstream(otlpPlan.upstream) : {};
-  let otlpUpstreamKey = JSON.stringify(firstUpstream);
-  let otlp: OtlpRelay | null = otlpPlan.kind === 'relay' ? await startOtlpRelay({ upstream: firstUpstream, registry, logger: log }) : null;
-  /** A changed agent.beyla.env / config: new upstreams for the relay (started if it was not), used from the next apply on. */
-  const applyOtlp = async (next: typeof settings, logger: Logger): Promise<void> => {
-    const plan = planOtlpRelay({ env: scrubEnv(env, next.beyla.env), config: next.beyla.config });
-    if (plan.kind === 'refused') {
-      logger.error({ hint: plan.hint }, `${plan.message}: the OTLP relay keeps its previous endpoints`);
-      return;
-    }
-    if (plan.kind === 'relay') {
-      const upstream = await readUpstream(plan.upstream); // certificate files too: a renewed one is used from here on
-      const key = JSON.stringify(upstream);
-      if (!otlp) {
-        otlp = await startOtlpRelay({ upstream, registry, logger: log });
-        const now = supervisor.status();
-        otlp.observe(now.generation, now.instances.map((i) => i.generation));
-      }
-      else if (key !== otlpUpstreamKey) otlp.setUpstream(upstream);
-      otlpUpstreamKey = key;
-    }
-    // With no export configured the relay keeps its endpoints for the generations still pointed at it.
-    otlpPlan = plan;
-  };
+  // OTLP export is relayed so that each span and point reaches the user's collector from one generation; re-planned at each apply.
+  const otlp = await OtlpRelayHolder.start(settings.beyla, { beylaEnv: (beyla) => scrubEnv(env, beyla.env), registry, logger: log });
   const supervisor: BeylaSupervisor = new BeylaSupervisor({
     settings: settings.beyla,
     runtimeDir: settings.runtimeDir,
@@ -141,22 +113,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     excludePorts: [parseListen(settings.metrics.listen).port].filter((p) => p > 0),
     env,
     onState: (status) => {
-      otlp?.observe(status.generation, status.instances.map((i) => i.generation));
+      otlp.observe(status.generation, status.instances.map((i) => i.generation));
       beylaState.record(status);
       pushStatus();
     },
     onPromote: (from, to) => {
-      otlp?.cut(from.generation, to.generation);
+      otlp.cut(from.generation, to.generation);
       return continuity.promote(from, to);
     },
-    instanceEnv: (generation): Record<string, string> => (otlp ? relayInstanceEnv(otlpPlan, otlp.endpointFor(generation)) : {}),
+    instanceEnv: (generation): Record<string, string> => otlp.instanceEnv(generation),
   });
   beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
   const cleanup: Array<() => Promise<void> | void> = [];
   cleanup.push(() => runtimeLock.release()); // released last: after Beyla is stopped
-  cleanup.push(() => otlp?.close());
+  cleanup.push(() => otlp.close());
   const stopAll = async (): Promise<void> => {
     abort.abort();
     for (const step of cleanup.reverse()) {
@@ -193,7 +165,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onSettings: async (next, _before, logger) => {
       reconciler.setTiming(next.beyla.debounceMs, next.beyla.maxWaitMs);
       log.level = next.logLevel;
-      await applyOtlp(next, logger).catch((error: unknown) => logger.error({ err: error }, 'OTLP endpoints not changed'));
+      await otlp.apply(next.beyla, logger, () => {
+        const now = supervisor.status();
+        return { active: now.generation, running: now.instances.map((i) => i.generation) };
+      });
       if (next.servicesDir !== watchedDir && watcher) {
         logger.info({ from: watchedDir, to: next.servicesDir }, 'services_dir changed: watching the new directory');
         await watcher.close();
