@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 # NOTIFY_SOCKET capture), systemd-container (the real-systemd e2e), dpkg-dev + fakeroot (the .deb),
 # prometheus (the real Prometheus and promtool the metrics, rules and dashboard tests run against),
 # iproute2 + util-linux (network namespaces for the port-picking test), procps, openssl (the CA and
-# certificates of the OTLP relay's TLS test).
-PKGS=(libsystemd-dev python3 systemd-container dpkg-dev fakeroot g++ make prometheus iproute2 util-linux procps openssl)
+# certificates of the OTLP relay's TLS test), man-db (the manual pages test renders them with man).
+PKGS=(libsystemd-dev python3 systemd-container dpkg-dev fakeroot g++ make prometheus iproute2 util-linux procps openssl man-db)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
