@@ -237,3 +237,22 @@ test('a Kubernetes ConfigMap update (atomic swap of the ..data symlink) is appli
   await h.waitForLivePorts('3001');
   await h.stop();
 });
+
+test('services.d replaced by a symlink to another directory: a new file in the target is applied without waiting for a resync', async (t) => {
+  const h = await createDaemonHarness(t, { dropIns: { 'web.yaml': dropIn('web', 3000) } });
+  await h.start();
+  await h.waitForLivePorts('3000');
+  // The harness resyncs every hour: only the watch can bring these in.
+  const target = join(h.servicesDir, '..', 'services.real');
+  await mkdir(target, { mode: 0o755 });
+  await writeFile(join(target, 'web.yaml'), dropIn('web', 3000));
+  await rm(h.servicesDir, { recursive: true });
+  await symlink(target, h.servicesDir);
+  await writeFile(join(target, 'api.yaml'), dropIn('api', 8080));
+  await h.waitForLivePorts('3000,8080');
+  const from = h.mark();
+  await writeFile(join(target, 'db.yaml'), dropIn('db', 5432));
+  await h.waitForReconcile('db.yaml in the symlink target applied', { fromIndex: from, match: (r) => r.ports_added === '5432' });
+  await h.waitForLivePorts('3000,5432,8080');
+  await h.stop();
+});

@@ -373,3 +373,72 @@ test('running out of file descriptors falls back to polling, which still sees ch
   assert.equal(stdout, 'warned\nmode polling\nsaw web.yaml\n');
   assert.equal(outcome, 0);
 });
+
+/** inotify watches this process holds: one `inotify wd:` line per watch in /proc/self/fdinfo. */
+async function inotifyWatches(): Promise<number> {
+  let count = 0;
+  for (const fd of await fs.readdir('/proc/self/fdinfo')) {
+    const text = await fs.readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    count += text.split('\n').filter((line) => line.startsWith('inotify wd:')).length;
+  }
+  return count;
+}
+
+test('one inotify watch per directory, whatever the number of drop-ins', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coral-watch-count-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const servicesDir = path.join(dir, 'services.d');
+  await fs.mkdir(servicesDir);
+  await fs.writeFile(path.join(dir, 'coral.yaml'), 'agent: {}\n');
+  for (let i = 0; i < 300; i++) await fs.writeFile(path.join(servicesDir, `svc-${i}.yaml`), `name: svc-${i}\nport: ${10_000 + i}\n`);
+  const before = await inotifyWatches();
+  const dirty = new DirtyLog();
+  const controller = new AbortController();
+  const watcher = await watchConfig({ configPath: path.join(dir, 'coral.yaml'), servicesDir, resyncMs: 0, logger: createLogger({ level: 'silent' }), signal: controller.signal, onDirty: dirty.onDirty });
+  t.after(() => watcher.close());
+  const held = (await inotifyWatches()) - before;
+  assert.ok(held <= 2, `${held} inotify watches for 300 drop-ins`);
+  assert.equal(watcher.watches, 2, 'the directory of coral.yaml and services.d');
+  // An edit of one of them is still named.
+  const from = dirty.mark();
+  await fs.writeFile(path.join(servicesDir, 'svc-7.yaml'), 'name: svc-7\nport: 20007\n');
+  const reason = await dirty.waitFor(byName('svc-7.yaml'), from, 'edit among 300');
+  assert.equal(reason.path, path.join(servicesDir, 'svc-7.yaml'));
+});
+
+test('a services.d that is a symlink to another directory: new files in the target are seen at once, and a re-pointed link is followed', async (t) => {
+  const f = await setUp(t, { servicesDir: (dir) => path.join(dir, 'services.d') });
+  // Replace the directory by a symlink to another one, as a configuration-management tool does.
+  const first = path.join(f.dir, 'releases', 'one');
+  const second = path.join(f.dir, 'releases', 'two');
+  await fs.mkdir(first, { recursive: true });
+  await fs.mkdir(second, { recursive: true });
+  await fs.rm(f.servicesDir, { recursive: true });
+  let from = f.dirty.mark();
+  await fs.symlink(first, f.servicesDir);
+  await f.dirty.waitFor(byName('services.d'), from, 'services.d replaced by a symlink');
+  from = f.dirty.mark();
+  await fs.writeFile(path.join(first, 'web.yaml'), 'name: web\nport: 8080\n');
+  const seen = await f.dirty.waitFor(byName('web.yaml'), from, 'a new file in the symlink target');
+  assert.equal(seen.path, path.join(f.servicesDir, 'web.yaml'), 'named as the loader names it: under services_dir');
+
+  // Re-point the link (atomically, as `ln -sfn` through a rename does): the new target is watched, the old one no longer.
+  const tmpLink = path.join(f.dir, '.services.d.new');
+  await fs.symlink(second, tmpLink);
+  from = f.dirty.mark();
+  await fs.rename(tmpLink, f.servicesDir);
+  await f.dirty.waitFor((r) => r.event === 'replaced', from, 'the re-pointed symlink');
+  from = f.dirty.mark();
+  await fs.writeFile(path.join(first, 'old.yaml'), 'name: old\nport: 8081\n');
+  await fs.writeFile(path.join(second, 'db.yaml'), 'name: db\nport: 5432\n');
+  await f.dirty.waitFor(byName('db.yaml'), from, 'a new file in the new target');
+  assert.ok(!f.dirty.seen.slice(from).some(byName('old.yaml')), 'the old target is no longer watched');
+});
+
+test('resyncSoon reports a resync at once', async (t) => {
+  const f = await setUp(t);
+  const from = f.dirty.mark();
+  f.watcher.resyncSoon('descriptors_exhausted');
+  const reason = await f.dirty.waitFor((r) => r.kind === 'resync', from, 'the early resync');
+  assert.equal(reason.event, 'descriptors_exhausted');
+});

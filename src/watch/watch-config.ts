@@ -1,14 +1,17 @@
 // Watches the config file and the services.d drop-ins and turns every relevant change into "dirty".
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
-import { isConfigMapEntry, isDropInName } from '../config/ignored-names.js';
+import { pollConfig } from './poll-config.js';
+import { identityOf, watchDirs, type DirChange, type DirWatches, type DirWatchLayout } from './watch-dirs.js';
 
-/** Why the consumer should re-read the whole configuration. Events are hints, never data. */
+/** Why the consumer should re-read the configuration. Events are hints, never data. */
 export interface DirtyReason {
   kind: 'event' | 'resync';
-  /** chokidar event name (`add`, `change`, `unlink`, `addDir`, `unlinkDir`) or `polling_fallback`. */
+  /**
+   * `add`, `change`, `unlink` (an entry), `addDir`, `unlinkDir`, `replaced` (services_dir itself),
+   * `unnamed` (the kernel named no entry), or for a resync `polling_fallback` / the reason asked for.
+   */
   event?: string;
   path?: string;
 }
@@ -18,6 +21,10 @@ export type WatchMode = 'inotify' | 'polling';
 export interface ConfigWatcher {
   /** `polling` when forced or after the inotify watch limit was hit. */
   readonly mode: WatchMode;
+  /** inotify watches held now: one per watched directory, whatever the number of drop-ins (0 when polling). */
+  readonly watches: number;
+  /** Report a resync now (an event may have been lost, e.g. while the agent was out of descriptors). */
+  resyncSoon(reason: string): void;
   close(): Promise<void>;
 }
 
@@ -30,7 +37,7 @@ export interface WatchConfigOptions {
   signal: AbortSignal;
   onDirty: (reason: DirtyReason) => void;
   usePolling?: boolean;
-  /** How long a file's size must stay unchanged before its add/change counts; 0 disables. */
+  /** How long an entry must stay quiet before its change counts; 0 disables. */
   awaitWriteFinishMs?: number;
   /** stat period in polling mode. */
   pollIntervalMs?: number;
@@ -38,37 +45,14 @@ export interface WatchConfigOptions {
 
 const DEFAULT_AWAIT_WRITE_FINISH_MS = 50;
 const DEFAULT_POLL_INTERVAL_MS = 1000;
-const WATCH_LIMIT_ERRORS = new Set(['ENOSPC', 'EMFILE']);
-/** How often the services directory's identity is compared, beside every event. */
+const WATCH_LIMIT_ERRORS = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
+/** How often services_dir is resolved again (a symlink re-pointed, a directory replaced), beside every event about it and every resync. */
 const IDENTITY_CHECK_MS = 5000;
 
-interface WatchLayout {
-  configDir: string;
-  mainName: string;
-  servicesDir: string;
-  servicesParent: string;
-  roots: string[];
-}
-
-function layoutOf(configPath: string, servicesDir: string): WatchLayout {
+function layoutOf(configPath: string, servicesDir: string): DirWatchLayout {
   const main = path.resolve(configPath);
   const services = path.resolve(servicesDir);
-  const configDir = path.dirname(main);
-  const servicesParent = path.dirname(services);
-  // Watch parents, never the directories themselves: chokidar goes deaf when a watched
-  // root is deleted and recreated, but sees a child directory come back.
-  const roots = [...new Set([configDir, servicesParent])];
-  return { configDir, mainName: path.basename(main), servicesDir: services, servicesParent, roots };
-}
-
-/** Whether a path (as chokidar reports it) can change what the loader reads. */
-function isRelevantPath(layout: WatchLayout, p: string): boolean {
-  if (layout.roots.includes(p) || p === layout.servicesDir) return true;
-  const dir = path.dirname(p);
-  const name = path.basename(p);
-  if (dir === layout.servicesDir) return isDropInName(name) || isConfigMapEntry(name);
-  if (dir === layout.configDir && name === layout.mainName) return true;
-  return (dir === layout.configDir || dir === layout.servicesParent) && isConfigMapEntry(name);
+  return { configDir: path.dirname(main), mainName: path.basename(main), servicesDir: services, servicesParent: path.dirname(services) };
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -76,6 +60,20 @@ function errnoCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** What services_dir resolves to when that is another path (a symlink), else undefined. */
+function resolvedElsewhere(dir: string): string | undefined {
+  const identity = identityOf(dir);
+  if (identity === 'missing') return undefined;
+  const real = identity.slice(0, identity.indexOf(':'));
+  return real === dir ? undefined : real;
+}
+
+/**
+ * inotify on the directories (src/watch/watch-dirs.ts, node's fs.watch), not on each file:
+ * chokidar adds one watch per file and lists and lstats the whole directory again after each
+ * change, which with 10,000 drop-ins is 10,000 watches and ~0.5 s of CPU per change. chokidar
+ * stays for the polling fallback. Events are hints; the periodic resync covers lost ones.
+ */
 export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatcher> {
   const layout = layoutOf(opts.configPath, opts.servicesDir);
   const logger = opts.logger.child({ component: 'watch' });
@@ -83,12 +81,11 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
   const pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   let mode: WatchMode = opts.usePolling ? 'polling' : 'inotify';
   let closing: Promise<void> | undefined;
-  let current: FSWatcher | undefined;
-  let resyncTimer: NodeJS.Timeout | undefined;
-  const timers: { identity?: NodeJS.Timeout } = {};
-  // Readiness of the current watcher; a replaced (failed) watcher stops holding it up.
-  let ready: Promise<void> = Promise.resolve();
-  let releaseReady: () => void = () => {};
+  let dirs: DirWatches | undefined;
+  let poller: FSWatcher | undefined;
+  let pollerIdentity = 'missing';
+  let pollerRestart: Promise<void> = Promise.resolve();
+  const timers: { resync?: NodeJS.Timeout; identity?: NodeJS.Timeout } = {};
 
   const emitDirty = (reason: DirtyReason): void => {
     if (closing) return;
@@ -98,106 +95,65 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
       logger.error({ err: error, reason }, 'onDirty handler threw');
     }
   };
-
-  const start = (): void => {
-    releaseReady();
-    const watcher = watch(layout.roots, {
-      ignoreInitial: true,
-      persistent: true,
-      depth: 1,
-      followSymlinks: false,
-      usePolling: mode === 'polling',
-      interval: pollIntervalMs,
-      binaryInterval: pollIntervalMs,
-      awaitWriteFinish: awaitWriteFinishMs > 0
-        ? { stabilityThreshold: awaitWriteFinishMs, pollInterval: Math.max(5, Math.floor(awaitWriteFinishMs / 4)) }
-        : false,
-      ignored: (p: string) => !isRelevantPath(layout, p),
-    });
-    current = watcher;
-    watcher.on('all', (event, p) => {
-      if (watcher !== current) return;
-      logger.debug({ event, path: p }, 'config path changed');
-      emitDirty({ kind: 'event', event, path: p });
-      checkIdentity();
-    });
-    watcher.on('error', (error) => {
-      if (watcher !== current) return;
-      const code = errnoCode(error);
-      if (mode === 'inotify' && code !== undefined && WATCH_LIMIT_ERRORS.has(code)) {
-        fallBackToPolling(watcher, error);
-        return;
-      }
-      logger.error({ err: error, code }, 'config watcher error');
-    });
-    ready = new Promise<void>((resolve) => {
-      releaseReady = resolve;
-      watcher.once('ready', () => resolve());
-    });
-  };
-  const awaitReady = async (): Promise<void> => {
-    let seen: Promise<void>;
-    do {
-      seen = ready;
-      await seen;
-    } while (seen !== ready && !closing);
+  const onChange = (change: DirChange): void => {
+    logger.debug({ event: change.event, path: change.path }, 'config path changed');
+    if (change.event === 'unnamed') emitDirty({ kind: 'resync', event: 'unnamed', path: change.path });
+    else emitDirty({ kind: 'event', event: change.event, path: change.path });
   };
 
-  // chokidar can keep its watch on a services.d that was deleted and at once recreated, and then
-  // miss everything in the new one: on every event, on resync and every few seconds, compare the
-  // directory's identity and watch afresh when it changed.
-  let identity: string | undefined;
-  let identityCheck: Promise<void> = Promise.resolve();
-  const dirIdentity = async (): Promise<string> => {
-    try {
-      const info = await stat(layout.servicesDir);
-      // The inode number alone is not enough: a directory recreated at once often gets the same one.
-      return `${info.dev}:${info.ino}:${info.birthtimeMs}`;
-    } catch {
-      return 'missing';
-    }
+  const startPolling = async (): Promise<void> => {
+    pollerIdentity = identityOf(layout.servicesDir);
+    const started = await pollConfig({ layout, servicesReal: resolvedElsewhere(layout.servicesDir), intervalMs: pollIntervalMs, awaitWriteFinishMs, logger, onChange });
+    if (closing) await started.close();
+    else poller = started;
   };
-  const checkIdentity = (): void => {
-    identityCheck = identityCheck.then(async () => {
-      const now = await dirIdentity();
-      const before = identity;
-      identity = now;
-      // Deleted, or created where there was none: chokidar sees that itself (unlinkDir, addDir).
-      if (before === undefined || before === now || closing || now === 'missing' || before === 'missing') return;
-      logger.info({ path: layout.servicesDir }, 'services directory was replaced; watching the new one');
-      const old = current;
-      current = undefined;
-      await old?.close();
-      if (closing) return;
-      start();
-      await awaitReady();
-      emitDirty({ kind: 'event', event: 'replaced', path: layout.servicesDir });
-    }).catch((error: unknown) => logger.error({ err: error }, 'checking the services directory failed'));
-  };
-
-  const fallBackToPolling = (failed: FSWatcher, error: unknown): void => {
+  const fallBackToPolling = (error: unknown): void => {
+    if (mode === 'polling' || closing) return;
     mode = 'polling';
     logger.warn(
-      { err: error, code: errnoCode(error), watch_roots: layout.roots },
+      { err: error, code: errnoCode(error), watched: [layout.configDir, layout.servicesDir] },
       'out of inotify watches or file descriptors; falling back to polling (raise fs.inotify.max_user_watches or LimitNOFILE to restore inotify)',
     );
-    current = undefined;
-    void failed.close().catch((closeError: unknown) => {
-      logger.error({ err: closeError }, 'closing the failed inotify watcher failed');
-    });
+    dirs?.close();
+    dirs = undefined;
+    pollerRestart = startPolling()
+      .then(() => emitDirty({ kind: 'resync', event: 'polling_fallback' }))
+      .catch((pollError: unknown) => logger.error({ err: pollError }, 'starting the config poller failed'));
+  };
+
+  /** services_dir resolved again: the inotify watches follow at once; the poller is restarted on a change. */
+  const recheck = (): void => {
     if (closing) return;
-    start();
-    void ready.then(() => emitDirty({ kind: 'resync', event: 'polling_fallback' }));
+    if (dirs) {
+      dirs.recheck();
+      return;
+    }
+    if (mode !== 'polling' || !poller) return;
+    const now = identityOf(layout.servicesDir);
+    if (now === pollerIdentity) return;
+    const before = pollerIdentity;
+    pollerIdentity = now;
+    if (before === 'missing' || now === 'missing') return;
+    logger.info({ path: layout.servicesDir }, 'services directory was replaced; polling the new one');
+    const old = poller;
+    poller = undefined;
+    pollerRestart = pollerRestart
+      .then(() => old.close())
+      .then(() => startPolling())
+      .then(() => emitDirty({ kind: 'event', event: 'replaced', path: layout.servicesDir }))
+      .catch((error: unknown) => logger.error({ err: error }, 'restarting the config poller failed'));
   };
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       opts.signal.removeEventListener('abort', onAbort);
-      if (resyncTimer) clearInterval(resyncTimer);
+      clearInterval(timers.resync);
       clearInterval(timers.identity);
-      releaseReady();
-      const watcher = current;
-      current = undefined;
+      dirs?.close();
+      dirs = undefined;
+      await pollerRestart;
+      const watcher = poller;
+      poller = undefined;
       await watcher?.close();
       logger.debug('config watcher closed');
     })();
@@ -207,26 +163,40 @@ export async function watchConfig(opts: WatchConfigOptions): Promise<ConfigWatch
     close().catch((error: unknown) => logger.error({ err: error }, 'closing the config watcher failed'));
   };
 
-  if (opts.signal.aborted) {
-    return { mode, close: () => Promise.resolve() };
-  }
+  const noop = { mode, watches: 0, resyncSoon: () => undefined, close: () => Promise.resolve() };
+  if (opts.signal.aborted) return noop;
   opts.signal.addEventListener('abort', onAbort, { once: true });
-  identity = await dirIdentity();
-  start();
-  await awaitReady();
-  timers.identity = setInterval(checkIdentity, IDENTITY_CHECK_MS);
+  if (mode === 'inotify') {
+    try {
+      dirs = watchDirs({ layout, logger, quietMs: awaitWriteFinishMs, onChange, onError: fallBackToPolling });
+    } catch (error) {
+      if (!WATCH_LIMIT_ERRORS.has(errnoCode(error) ?? '')) throw error;
+      fallBackToPolling(error);
+    }
+  } else {
+    pollerRestart = startPolling();
+  }
+  await pollerRestart;
+  timers.identity = setInterval(recheck, IDENTITY_CHECK_MS);
   timers.identity.unref();
   if (opts.resyncMs > 0 && !closing) {
-    resyncTimer = setInterval(() => {
+    timers.resync = setInterval(() => {
+      recheck();
       emitDirty({ kind: 'resync' });
-      checkIdentity();
     }, opts.resyncMs);
-    resyncTimer.unref();
+    timers.resync.unref();
   }
-  logger.info({ mode, watch_roots: layout.roots, resync_ms: opts.resyncMs }, 'watching config');
+  logger.info({ mode, watches: dirs?.count ?? 0, watched: [layout.configDir, layout.servicesDir], resync_ms: opts.resyncMs }, 'watching config');
   return {
     get mode() {
       return mode;
+    },
+    get watches() {
+      return dirs?.count ?? 0;
+    },
+    resyncSoon(reason: string) {
+      recheck();
+      emitDirty({ kind: 'resync', event: reason });
     },
     close,
   };
