@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { IncrementalMerge } from '../src/config/merge-incremental.js';
 import { compileValidators } from '../src/config/schema-validate.js';
 import type { Snapshot } from '../src/config/types.js';
 import { describeChange } from '../src/plan/describe-change.js';
@@ -36,9 +37,9 @@ function median(values: number[]): number {
  * without the cache), describe the change, the desired state, and the config rendered twice (the
  * supervisor's comparison key and the instance's file).
  */
-async function reconcileWork(opts: { configPath: string; previous: Snapshot; cache?: DropInCache; validators: ReturnType<typeof compileValidators> }): Promise<Snapshot> {
-  const { snapshot } = await loadSnapshot({ configPath: opts.configPath, env: {}, previous: opts.previous, validators: opts.validators, cache: opts.cache });
-  describeChange(opts.previous, snapshot);
+async function reconcileWork(opts: { configPath: string; previous: Snapshot; cache?: DropInCache; merge?: IncrementalMerge; validators: ReturnType<typeof compileValidators> }): Promise<Snapshot> {
+  const { snapshot, delta } = await loadSnapshot({ configPath: opts.configPath, env: {}, previous: opts.previous, validators: opts.validators, cache: opts.cache, merge: opts.merge });
+  describeChange(opts.previous, snapshot, delta);
   const desired = desiredState(snapshot.services);
   for (let i = 0; i < 2; i++) renderBeylaConfig({ desired, settings: snapshot.settings.beyla, instancePorts: PORTS, excludePorts: [9464] });
   return snapshot;
@@ -55,18 +56,23 @@ export async function run(options: IncrementalBenchOptions = {}): Promise<Record
     await writeFile(configPath, 'agent:\n  services_dir: services.d\n');
     for (let i = 0; i < fileCount; i++) await writeFile(join(dir, `svc-${String(i).padStart(5, '0')}.yaml`), `name: svc-${i}\nport: ${10_000 + i}\n`);
     const validators = compileValidators();
-    const cache = new DropInCache();
-    let previous = (await loadSnapshot({ configPath, env: {}, validators, cache })).snapshot;
+    // As the daemon runs it: the cache trusts the directory watch's hints, the merge is incremental.
+    const cache = new DropInCache({ hinted: true });
+    const merge = new IncrementalMerge();
+    let previous = (await loadSnapshot({ configPath, env: {}, validators, cache, merge })).snapshot;
     const incremental: number[] = [];
     const full: number[] = [];
     for (let round = 0; round < rounds; round++) {
       // One file changes its port; the other 9,999 stay as they are.
       await writeFile(join(dir, 'svc-00007.yaml'), `name: svc-7\nport: ${40_000 + round}\n`);
+      cache.hint(join(dir, 'svc-00007.yaml')); // what the watcher's event does in the agent
       let next: Snapshot | undefined;
       incremental.push(await cpuMs(async () => {
-        next = await reconcileWork({ configPath, previous, cache, validators });
+        next = await reconcileWork({ configPath, previous, cache, merge, validators });
       }));
-      if (cache.last.read !== 1 || cache.last.full) throw new Error(`incremental load read ${cache.last.read} files (full: ${cache.last.full})`);
+      if (cache.last.read !== 1 || cache.lastMode !== 'hinted') throw new Error(`incremental load read ${cache.last.read} files (mode: ${cache.lastMode})`);
+      // The changed drop-in and coral.yaml (parsed on every load).
+      if (!merge.last.incremental || merge.last.remerged > 2) throw new Error(`the merge re-merged ${merge.last.remerged} files (incremental: ${merge.last.incremental})`);
       if (!next!.services.some((s) => s.ports[0]!.from === 40_000 + round)) throw new Error('the changed port is not in the snapshot');
       previous = next!;
       full.push(await cpuMs(async () => {

@@ -3,7 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { IncrementalMerge } from '../src/config/merge-incremental.js';
 import { mergeSnapshot } from '../src/config/merge-snapshot.js';
+import { describeChange } from '../src/plan/describe-change.js';
 import { parseDropIn } from '../src/config/parse-drop-in.js';
 import type { BeylaSettings, FileResult, Service, Snapshot } from '../src/config/types.js';
 import { desiredState } from '../src/plan/desired-state.js';
@@ -102,6 +104,34 @@ describe('mergeSnapshot and renderBeylaConfig under fuzzing', () => {
     });
     t.diagnostic(`merges: ${seen.merges}, stale files: ${seen.stale}, files rejected for a clash: ${seen.rejectedForClash}, services replaced by a later file: ${seen.replaced}`);
     if (checksCoverage(config)) assert.ok(seen.stale > 0 && seen.rejectedForClash > 0 && seen.replaced > 0, 'the generator must reach last-good, clash and replacement cases');
+  });
+
+  test('incremental merge: the same snapshot as the full merge after every round, and the same change description', (t) => {
+    const seen = { merges: 0, incremental: 0, full: 0 };
+    // Each file of a round keeps the previous round's result object or gets a new one (as the loader's cache does).
+    const histories = fc.tuple(fc.oneof(resultRounds('wide', 8), resultRounds('crowded', 8)), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }));
+    runProperty({
+      name: 'incremental merge histories', runs: 1500, config, log: t,
+      property: fc.property(histories, ([rounds, keep]) => {
+        const merge = new IncrementalMerge();
+        let previous: Snapshot | undefined;
+        let last: FileResult[] = [];
+        rounds.forEach((fresh, r) => {
+          const results = fresh.map((result, i) => (keep[(r * 4 + i) % keep.length] ? last.find((o) => o.file === result.file) ?? result : result));
+          const full = mergeSnapshot({ previous, settings: pipeline.settings, origins: pipeline.origins, results });
+          const got = merge.merge({ previous, settings: pipeline.settings, origins: pipeline.origins, results });
+          assert.deepEqual(got.snapshot, full, `round ${r}: ${merge.last.incremental ? 'incremental' : 'full'} merge differs from mergeSnapshot`);
+          assert.deepEqual(describeChange(previous, got.snapshot, got.delta), describeChange(previous, full), `round ${r}: change description`);
+          seen.merges++;
+          if (merge.last.incremental) seen.incremental++;
+          else seen.full++;
+          previous = got.snapshot;
+          last = results;
+        });
+      }),
+    });
+    t.diagnostic(`merges: ${seen.merges}, incremental: ${seen.incremental}, full: ${seen.full}`);
+    if (checksCoverage(config)) assert.ok(seen.incremental > 100 && seen.full > 100, 'both paths must be reached');
   });
 
   test('render: null only with nothing to run under when_empty stop; open_ports in Beyla\'s pattern and exactly the services\' ports; deterministic', (t) => {

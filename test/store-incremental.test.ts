@@ -111,3 +111,64 @@ test('a change of what parsing depends on (health defaults) re-reads every file'
   assert.equal(cache.last.full, true);
   assert.equal(second.snapshot.services[0]!.health.intervalMs, 3000);
 });
+
+test('a hinted cache looks only at the entries the watcher named; a resync hint makes the next load a sweep that sees the rest', async (t) => {
+  const { dir, configPath } = await configDir(t);
+  for (let i = 0; i < 10; i++) await writeFile(join(dir, `s${i}.yaml`), `name: s${i}\nport: ${8000 + i}\n`);
+  const cache = new DropInCache({ hinted: true });
+  let previous = (await loadSnapshot({ configPath, env: {}, validators, cache })).snapshot;
+  assert.equal(cache.lastMode, 'full');
+
+  // Named: read. Not named (its event lost): not looked at, until a sweep.
+  await writeFile(join(dir, 's1.yaml'), 'name: s1\nport: 9001\n');
+  await rewriteInPlace(join(dir, 's2.yaml'), 'name: s2\nport: 9002\n');
+  cache.hint(join(dir, 's1.yaml'));
+  let next = (await loadSnapshot({ configPath, env: {}, validators, cache, previous })).snapshot;
+  assert.equal(cache.lastMode, 'hinted');
+  assert.deepEqual(cache.last, { full: false, reused: 9, read: 1 });
+  assert.ok(ports(next).includes('s1:9001') && ports(next).includes('s2:8002'));
+  previous = next;
+  cache.hint(undefined);
+  next = (await loadSnapshot({ configPath, env: {}, validators, cache, previous })).snapshot;
+  assert.equal(cache.lastMode, 'sweep');
+  assert.deepEqual(cache.last, { full: false, reused: 9, read: 1 });
+  assert.ok(ports(next).includes('s2:9002'), 'the sweep stats every file');
+  previous = next;
+
+  // A new file and a deleted one, named by their events.
+  await writeFile(join(dir, 'a-new.yaml'), 'name: a-new\nport: 7000\n');
+  await unlink(join(dir, 's3.yaml'));
+  cache.hint(join(dir, 'a-new.yaml'));
+  cache.hint(join(dir, 's3.yaml'));
+  next = (await loadSnapshot({ configPath, env: {}, validators, cache, previous })).snapshot;
+  assert.equal(cache.lastMode, 'hinted');
+  assert.deepEqual(next.files.map((f) => f.file).slice(1, 3), [join(dir, 'a-new.yaml'), join(dir, 's0.yaml')], 'in lexical order');
+  assert.ok(!next.files.some((f) => f.file === join(dir, 's3.yaml')));
+  assert.ok(!cache.entries.has(join(dir, 's3.yaml')));
+  previous = next;
+
+  // Anything but a drop-in of the directory (a ConfigMap entry, the directory itself) sweeps.
+  cache.hint(join(dir, '..data'));
+  await loadSnapshot({ configPath, env: {}, validators, cache, previous });
+  assert.equal(cache.lastMode, 'sweep');
+  cache.hint(dir);
+  await loadSnapshot({ configPath, env: {}, validators, cache, previous });
+  assert.equal(cache.lastMode, 'sweep');
+});
+
+test('a hinted load reads every symlinked drop-in again: its target can change with no event on its name', async (t) => {
+  const { dir, configPath } = await configDir(t);
+  await writeFile(join(dir, 'real.yaml'), 'name: real\nport: 8001\n');
+  await mkdir(join(dir, 'targets'));
+  await writeFile(join(dir, 'targets', 'linked'), 'name: linked\nport: 8002\n');
+  const { symlink } = await import('node:fs/promises');
+  await symlink(join(dir, 'targets', 'linked'), join(dir, 'linked.yaml'));
+  const cache = new DropInCache({ hinted: true });
+  const first = (await loadSnapshot({ configPath, env: {}, validators, cache })).snapshot;
+  assert.ok(ports(first).includes('linked:8002'));
+  await writeFile(join(dir, 'targets', 'linked'), 'name: linked\nport: 8003\n');
+  cache.hint(join(dir, 'real.yaml'));
+  const next = (await loadSnapshot({ configPath, env: {}, validators, cache, previous: first })).snapshot;
+  assert.equal(cache.lastMode, 'hinted');
+  assert.ok(ports(next).includes('linked:8003'));
+});

@@ -17,7 +17,7 @@ function where(service: Service): string {
 }
 
 /** Which accepted service holds each port (accepted services never share one). */
-type PortOwners = Map<number, Service>;
+export type PortOwners = Map<number, Service>;
 
 function firstOwned(service: Service, owners: PortOwners, replaced: ReadonlySet<string>): { port: number; other: Service } | undefined {
   for (const range of service.ports) {
@@ -55,55 +55,74 @@ function setOwner(owners: PortOwners, service: Service, owner: Service | undefin
   }
 }
 
+/** One file's part of the merge: its state and the diagnostics it adds, in order. */
+export interface MergedFile {
+  state: FileState;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Merge one file into what the files before it accepted (`accepted`, `owners`, updated in place).
+ * `before` is the file's state in the previous snapshot (where its last good content comes from).
+ */
+export function mergeFile(result: FileResult, before: FileState | undefined, accepted: Map<string, Service>, owners: PortOwners): MergedFile {
+  const diagnostics: Diagnostic[] = [];
+  const lastGood = before && before.status !== 'rejected' ? before.services : undefined;
+  const errors: Diagnostic[] = result.ok ? [] : [...result.errors];
+  let content: readonly Service[] | undefined = result.ok ? result.services : lastGood;
+  let status: FileState['status'] = result.ok ? 'valid' : lastGood ? 'stale' : 'rejected';
+  if (result.ok) diagnostics.push(...result.warnings);
+
+  if (content) {
+    const clash = conflicts(content, owners, result.file);
+    if (clash.length > 0) {
+      errors.push(...clash);
+      const fallback = result.ok && lastGood && conflicts(lastGood, owners, result.file).length === 0 ? lastGood : undefined;
+      content = fallback;
+      status = fallback ? 'stale' : 'rejected';
+    }
+  }
+  if (errors.length > 0 && status === 'stale') {
+    diagnostics.push({ ...errors[0]!, severity: 'warning', message: `${result.file} is invalid; its last valid content stays in effect`, hint: 'fix the errors above; nothing is dropped until then' });
+  }
+  diagnostics.push(...errors);
+
+  for (const service of content ?? []) {
+    const earlier = accepted.get(service.name);
+    if (earlier) {
+      diagnostics.push({
+        file: service.source.file, line: service.source.line, col: service.source.col, severity: 'warning',
+        message: `service "${service.name}" here replaces the one defined at ${where(earlier)}`,
+        hint: 'the later file wins: drop-ins after coral.yaml, in lexical order',
+      });
+    }
+    if (earlier) setOwner(owners, earlier, undefined);
+    setOwner(owners, service, service);
+    accepted.set(service.name, service);
+  }
+  return { state: { file: result.file, status, services: content ? [...content] : [], errors }, diagnostics };
+}
+
+/** The order of `snapshot.services`. */
+export function byServiceName(a: Service, b: Service): number {
+  return a.name.localeCompare(b.name);
+}
+
 export function mergeSnapshot(input: MergeInput): Snapshot {
   const previousFiles = new Map((input.previous?.files ?? []).map((f) => [f.file, f]));
   const accepted = new Map<string, Service>();
   const owners: PortOwners = new Map();
   const files: FileState[] = [];
   const diagnostics: Diagnostic[] = [...(input.extraDiagnostics ?? [])];
-
   for (const result of input.results) {
-    const before = previousFiles.get(result.file);
-    const lastGood = before && before.status !== 'rejected' ? before.services : undefined;
-    const errors: Diagnostic[] = result.ok ? [] : [...result.errors];
-    let content: readonly Service[] | undefined = result.ok ? result.services : lastGood;
-    let status: FileState['status'] = result.ok ? 'valid' : lastGood ? 'stale' : 'rejected';
-    if (result.ok) diagnostics.push(...result.warnings);
-
-    if (content) {
-      const clash = conflicts(content, owners, result.file);
-      if (clash.length > 0) {
-        errors.push(...clash);
-        const fallback = result.ok && lastGood && conflicts(lastGood, owners, result.file).length === 0 ? lastGood : undefined;
-        content = fallback;
-        status = fallback ? 'stale' : 'rejected';
-      }
-    }
-    if (errors.length > 0 && status === 'stale') {
-      diagnostics.push({ ...errors[0]!, severity: 'warning', message: `${result.file} is invalid; its last valid content stays in effect`, hint: 'fix the errors above; nothing is dropped until then' });
-    }
-    diagnostics.push(...errors);
-
-    for (const service of content ?? []) {
-      const earlier = accepted.get(service.name);
-      if (earlier) {
-        diagnostics.push({
-          file: service.source.file, line: service.source.line, col: service.source.col, severity: 'warning',
-          message: `service "${service.name}" here replaces the one defined at ${where(earlier)}`,
-          hint: 'the later file wins: drop-ins after coral.yaml, in lexical order',
-        });
-      }
-      if (earlier) setOwner(owners, earlier, undefined);
-      setOwner(owners, service, service);
-      accepted.set(service.name, service);
-    }
-    files.push({ file: result.file, status, services: content ? [...content] : [], errors });
+    const merged = mergeFile(result, previousFiles.get(result.file), accepted, owners);
+    diagnostics.push(...merged.diagnostics);
+    files.push(merged.state);
   }
-
   return {
     settings: input.settings,
     origins: input.origins,
-    services: [...accepted.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    services: [...accepted.values()].sort(byServiceName),
     files,
     diagnostics,
   };

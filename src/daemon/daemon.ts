@@ -76,8 +76,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // One agent per runtime dir, before anything else starts (a second one would sweep the first's Beyla).
   const runtimeLock = await lockRuntimeDir(settings.runtimeDir);
 
-  /** Reconciles re-read only drop-ins whose identity changed; a reload or every 15 min reads all. */
-  const dropInCache = new DropInCache();
+  /**
+   * Reconciles look only at the drop-ins the watcher named and re-read those whose identity changed;
+   * a resync lists and stats every file, a reload or every 15 min reads all.
+   */
+  const dropInCache = new DropInCache({ hinted: true });
   /** What `coral connect` checks against, kept current in O(changes) (src/store/services-view.ts). */
   const servicesView = new LiveServicesView({ configPath: settings.configPath, env, flags, validators, cache: dropInCache });
   let watcher: ConfigWatcher | undefined;
@@ -142,6 +145,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const onDirty = (reason: DirtyReason): void => {
     servicesView.markDirty(reason.kind === 'resync' ? undefined : reason.path);
+    dropInCache.hint(reason.kind === 'resync' ? undefined : reason.path);
     reconcile.markDirty();
     reconciler.trigger(reason.kind === 'resync' ? 'resync' : `${reason.event ?? 'event'} ${reason.path ?? ''}`.trim());
   };

@@ -1,5 +1,6 @@
 // One reconcile run: read the snapshot, compute the desired state, apply it to Beyla, then record the result, metrics and status.
-import { countPorts, formatRanges, mergeRanges } from '../config/ports.js';
+import { IncrementalMerge } from '../config/merge-incremental.js';
+import { countPorts, formatRanges } from '../config/ports.js';
 import type { Validators } from '../config/schema-validate.js';
 import type { AgentSettings, Diagnostic, Snapshot } from '../config/types.js';
 import type { ApplyOutcome, BeylaSupervisor } from '../beyla/supervisor.js';
@@ -66,6 +67,8 @@ export class ReconcileRun {
   dirtySince: number | undefined;
   private readonly seenDiagnostics = new Set<string>();
   private readonly opts: ReconcileRunOptions;
+  /** Merges in O(changed) while each load's `previous` is the snapshot it made last. */
+  private readonly merge = new IncrementalMerge();
 
   constructor(opts: ReconcileRunOptions) {
     this.opts = opts;
@@ -81,11 +84,11 @@ export class ReconcileRun {
     const { metrics, supervisor } = this.opts;
     const since = this.dirtySince ?? Date.now();
     this.dirtySince = undefined;
-    const loaded = await loadSnapshot({ configPath: this.settings.configPath, env: this.opts.env, flags: this.opts.flags, previous: this.snapshot, validators: this.opts.validators, cache: this.opts.cache });
+    const loaded = await loadSnapshot({ configPath: this.settings.configPath, env: this.opts.env, flags: this.opts.flags, previous: this.snapshot, validators: this.opts.validators, cache: this.opts.cache, merge: this.merge });
     const next = loaded.snapshot;
     this.logNewDiagnostics(next.diagnostics, ctx.logger);
 
-    const change = describeChange(this.snapshot, next);
+    const change = describeChange(this.snapshot, next, loaded.delta);
     if (loaded.mainValid) {
       const before = this.settings;
       this.settings = next.settings;
@@ -101,8 +104,9 @@ export class ReconcileRun {
     this.opts.health.update(next.services);
     const previousGeneration = supervisor.status().generation;
     metrics.configuredServices.set(next.services.length);
-    metrics.configuredPorts.set(countPorts(mergeRanges(next.services.flatMap((s) => s.ports))));
-    const outcome = await supervisor.apply(desiredState(next.services), settings.beyla);
+    const desired = desiredState(next.services);
+    metrics.configuredPorts.set(countPorts(desired.ports));
+    const outcome = await supervisor.apply(desired, settings.beyla);
     const rejected = next.files.filter((f) => f.status !== 'valid');
     metrics.rejectedDropins.set(rejected.filter((f) => f.file !== settings.configPath).length);
     metrics.mainConfigRejected.set(rejected.some((f) => f.file === settings.configPath) ? 1 : 0);

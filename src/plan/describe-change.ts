@@ -1,6 +1,7 @@
 // What changed between two snapshots, in the words of the restart log: "ports +3000 -8080 (frontend.yaml added, api.yaml removed)".
 import { basename } from 'node:path';
 import { formatRanges, mergeRanges } from '../config/ports.js';
+import type { SnapshotDelta } from '../config/merge-incremental.js';
 import type { FileState, PortRange, Service } from '../config/types.js';
 
 export interface Change {
@@ -40,24 +41,61 @@ function sameContent(a: FileState, b: FileState): boolean {
   return contentKey(a) === contentKey(b);
 }
 
-export function describeChange(before: { services: readonly Service[]; files: readonly FileState[] } | undefined, after: { services: readonly Service[]; files: readonly FileState[] }): Change {
+/** How one file's state moved, in the words of the restart log; undefined when it did not. */
+function describeFile(previous: FileState | undefined, state: FileState): string | undefined {
+  const name = basename(state.file);
+  if (state.status !== 'valid') {
+    return !previous || previous.status === 'valid' || !sameContent(previous, state) ? `${name} invalid` : undefined;
+  }
+  if (!previous) return `${name} added`;
+  if (previous.status !== 'valid') return `${name} fixed`;
+  return sameContent(previous, state) ? undefined : `${name} changed`;
+}
+
+/** The services a file's state puts in effect (the last of each name), as the merge accepts them. */
+function inEffect(state: FileState | undefined): Service[] {
+  const byName = new Map<string, Service>();
+  for (const service of state?.services ?? []) byName.set(service.name, service);
+  return [...byName.values()];
+}
+
+/** The same description from the merge's delta: only the files it names (no other file touches their ports or names). */
+function describeDelta(delta: SnapshotDelta): Change {
+  const before = delta.files.flatMap((f) => inEffect(f.before));
+  const after = delta.files.flatMap((f) => inEffect(f.after));
+  const oldPorts = mergeRanges(before.flatMap((s) => s.ports));
+  const newPorts = mergeRanges(after.flatMap((s) => s.ports));
+  const files: string[] = [];
+  for (const f of delta.files) {
+    const line = f.after ? describeFile(f.before, f.after) : `${basename(f.file)} removed`;
+    if (line !== undefined) files.push(line);
+  }
+  const oldNames = new Set(before.map((s) => s.name));
+  const newNames = new Set(after.map((s) => s.name));
+  return {
+    added: subtractRanges(newPorts, oldPorts),
+    removed: subtractRanges(oldPorts, newPorts),
+    files,
+    servicesAdded: [...newNames].filter((n) => !oldNames.has(n)).sort(),
+    servicesRemoved: [...oldNames].filter((n) => !newNames.has(n)).sort(),
+  };
+}
+
+/** `delta`: what the incremental merge knows changed against `before` (then only those files are looked at). */
+export function describeChange(
+  before: { services: readonly Service[]; files: readonly FileState[] } | undefined,
+  after: { services: readonly Service[]; files: readonly FileState[] },
+  delta?: SnapshotDelta,
+): Change {
+  if (delta && before) return describeDelta(delta);
   const oldPorts = mergeRanges((before?.services ?? []).flatMap((s) => s.ports));
   const newPorts = mergeRanges(after.services.flatMap((s) => s.ports));
   const oldFiles = new Map((before?.files ?? []).map((f) => [f.file, f]));
   const newFiles = new Map(after.files.map((f) => [f.file, f]));
   const files: string[] = [];
   for (const [file, state] of newFiles) {
-    const previous = oldFiles.get(file);
-    const name = basename(file);
-    if (state.status !== 'valid') {
-      if (!previous || previous.status === 'valid' || !sameContent(previous, state)) files.push(`${name} invalid`);
-    } else if (!previous) {
-      files.push(`${name} added`);
-    } else if (previous.status !== 'valid') {
-      files.push(`${name} fixed`);
-    } else if (!sameContent(previous, state)) {
-      files.push(`${name} changed`);
-    }
+    const line = describeFile(oldFiles.get(file), state);
+    if (line !== undefined) files.push(line);
   }
   for (const file of oldFiles.keys()) if (!newFiles.has(file)) files.push(`${basename(file)} removed`);
   const oldNames = new Set((before?.services ?? []).map((s) => s.name));

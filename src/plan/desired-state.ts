@@ -18,5 +18,6 @@ export function desiredState(services: readonly Service[]): DesiredState {
   for (const service of withExe) {
     selectors.push({ services: [service.name], openPorts: mergeRanges(service.ports), exePath: service.exe as string });
   }
-  return { services: sorted, ports: mergeRanges(sorted.flatMap((s) => s.ports)), selectors };
+  // From the selectors' merged ranges: with thousands of services, one sort of every port is enough.
+  return { services: sorted, ports: mergeRanges(selectors.flatMap((s) => s.openPorts)), selectors };
 }

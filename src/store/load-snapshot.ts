@@ -1,4 +1,5 @@
 // Read the whole configuration from disk and merge it with the previous snapshot: the one way a Snapshot is made.
+import type { IncrementalMerge, SnapshotDelta } from '../config/merge-incremental.js';
 import { mergeSnapshot } from '../config/merge-snapshot.js';
 import { parseDropIn } from '../config/parse-drop-in.js';
 import { parseMainConfig } from '../config/parse-main.js';
@@ -6,7 +7,8 @@ import { loadValidators, type Validators } from '../config/schema-validate.js';
 import type { FileResult, Snapshot } from '../config/types.js';
 import { CoralError } from '../errors.js';
 import type { DropInCache } from './drop-in-cache.js';
-import { readDropIns, readSourceFile } from './read-sources.js';
+import { readNamedDropIns } from './read-named.js';
+import { readDropIns, readSourceFile, type DropInListing } from './read-sources.js';
 
 import { resolveConfigPath } from './resolve-config-path.js';
 
@@ -22,6 +24,8 @@ export interface LoadOptions {
   validators?: Validators;
   /** Keep parsed drop-ins between loads; only files whose identity changed are read again. */
   cache?: DropInCache | undefined;
+  /** Merge in O(changed) when `previous` is what this merge made last (the same result as the full merge). */
+  merge?: IncrementalMerge | undefined;
 }
 
 export interface LoadResult {
@@ -30,13 +34,19 @@ export interface LoadResult {
   mainValid: boolean;
   /** Files (main and drop-ins) that are invalid now. */
   invalidFiles: string[];
+  /** With `merge`: the files whose state may differ from `previous` (describeChange then looks at those alone). */
+  delta?: SnapshotDelta;
 }
 
 /**
  * Throws CoralError CONFIG_MISSING when there is no main file and no previous snapshot.
  * Everything else (bad files, bad env) is in the snapshot's diagnostics.
  */
-export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResult> {
+export function loadSnapshot(options: LoadOptions = {}): Promise<LoadResult> {
+  return options.cache ? options.cache.exclusive(() => load(options)) : load(options);
+}
+
+async function load(options: LoadOptions): Promise<LoadResult> {
   const env = options.env ?? process.env;
   const { path: configPath, origin } = resolveConfigPath(options.configPath, env);
   const compiled = options.validators ?? (await loadValidators());
@@ -58,10 +68,19 @@ export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResul
   const origins = !mainValid && options.previous ? options.previous.origins : { ...fallback.origins, config: { kind: origin === 'default' ? 'default' : origin, ...(origin === 'env' ? { name: 'CORAL_CONFIG' } : origin === 'flag' ? { name: 'config' } : {}) } } as Snapshot['origins'];
 
   const { cache } = options;
-  const full = cache?.begin(JSON.stringify([settings.servicesDir, settings.health])) ?? true;
-  const listing = await readDropIns(settings.servicesDir, cache && !full
-    ? { reuse: (file, identity) => cache.entries.get(file)?.identity === identity }
-    : cache ? { reuse: () => false } : {});
+  const { mode, named } = cache?.begin(JSON.stringify([settings.servicesDir, settings.health]), settings.servicesDir) ?? { mode: 'full' as const, named: new Set<string>() };
+  let listing: DropInListing;
+  try {
+    listing = cache && mode === 'hinted' && cache.listing
+      ? await readNamedDropIns({ listing: cache.listing, named, cachedIdentity: (file) => cache.entries.get(file)?.identity })
+      : await readDropIns(settings.servicesDir, cache && mode === 'sweep'
+        ? { reuse: (file, identity) => cache.entries.get(file)?.identity === identity }
+        : cache ? { reuse: () => false } : {});
+  } catch (error) {
+    cache?.abandon();
+    throw error;
+  }
+  if (cache && mode !== 'hinted' && listing.listed) cache.listing = { dir: settings.servicesDir, ...listing.listed };
   const results: FileResult[] = [mainResult];
   listing.files.forEach((source, i) => {
     if ('reused' in source) {
@@ -79,14 +98,23 @@ export async function loadSnapshot(options: LoadOptions = {}): Promise<LoadResul
     if (identity === undefined) cache.entries.delete(source.file);
     else cache.entries.set(source.file, { identity, result });
   });
-  cache?.retain(new Set(listing.files.map((f) => f.file)));
-  const snapshot = mergeSnapshot({
+  // A hinted load removes what it saw go; a sweep keeps only what it listed (a deleted file must not come back).
+  if (cache && mode === 'hinted') {
+    for (const file of listing.gone ?? []) cache.entries.delete(file);
+  } else {
+    cache?.retain(new Set(listing.files.map((f) => f.file)));
+  }
+  const input = {
     previous: options.previous,
     settings,
     origins,
     results,
     extraDiagnostics: [...(parsedMain?.settingErrors ?? []), ...listing.dirErrors],
-  });
+  };
+  const merged = options.merge ? options.merge.merge(input) : { snapshot: mergeSnapshot(input) };
+  const { snapshot } = merged;
   // A file the merge rejects (a port another file holds) is invalid too, not only one that fails to parse.
-  return { snapshot, mainValid, invalidFiles: snapshot.files.filter((f) => f.status !== 'valid').map((f) => f.file) };
+  const invalidFiles: string[] = [];
+  for (const f of snapshot.files) if (f.status !== 'valid') invalidFiles.push(f.file);
+  return { snapshot, mainValid, invalidFiles, ...(merged.delta ? { delta: merged.delta } : {}) };
 }

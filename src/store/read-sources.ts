@@ -121,9 +121,13 @@ export interface DropInListing {
   dirErrors: Diagnostic[];
   /** False when the directory does not exist (no drop-ins, not an error). */
   exists: boolean;
+  /** What was listed (names in load order, symlinks, the resolved directory), when every entry could be judged. */
+  listed?: { names: string[]; symlinks: Set<string>; dirReal: string };
+  /** A hinted read: the named entries found gone. */
+  gone?: string[];
 }
 
-function byteOrder(a: string, b: string): number {
+export function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -159,7 +163,8 @@ export async function readDropIns(dir: string, opts: ReadDropInsOptions = {}): P
   }
   const read = (e: Dirent): Promise<SourceFile> => readDropIn({ file: join(dir, e.name), isSymlink: e.isSymbolicLink(), dir, dirReal });
   const { reuse } = opts;
-  if (!reuse) return { files: await mapInOrder(entries, READ_CONCURRENCY, read), dirErrors: [], exists: true };
+  const listed = { names: entries.map((e) => e.name), symlinks: new Set(entries.filter((e) => e.isSymbolicLink()).map((e) => e.name)), dirReal };
+  if (!reuse) return { files: await mapInOrder(entries, READ_CONCURRENCY, read), dirErrors: [], exists: true, listed };
   // Identity first, then the read: a file changed in between is seen as changed next time.
   const ids = await identities(entries, (e) => join(dir, e.name));
   const files: DropInSource[] = new Array<DropInSource>(entries.length);
@@ -175,10 +180,10 @@ export async function readDropIns(dir: string, opts: ReadDropInsOptions = {}): P
   toRead.forEach((index, k) => {
     files[index] = fresh[k]!;
   });
-  return { files, identities: ids, dirErrors: [], exists: true };
+  return { files, identities: ids, dirErrors: [], exists: true, listed };
 }
 
-async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -191,7 +196,7 @@ async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-async function readDropIn(opts: { file: string; isSymlink: boolean; dir: string; dirReal: string }): Promise<SourceFile> {
+export async function readDropIn(opts: { file: string; isSymlink: boolean; dir: string; dirReal: string }): Promise<SourceFile> {
   const { file, dir, dirReal } = opts;
   if (!opts.isSymlink) return readSourceFile(file, { followSymlinks: false });
   let target: string;
