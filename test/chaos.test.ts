@@ -1,66 +1,59 @@
-// Chaos against the running daemon and the Beyla double: kill, stop and wedge Beyla, break the runtime and config dirs, kill the agent; no valid port may be dropped.
+// Chaos against the running daemon, the Beyla double and real listeners: kill, stop and wedge Beyla, break the runtime and config dirs, kill the agent; no listening service may go uninstrumented.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { createDaemonHarness, dropIn, isAlive, isSwapLog, waitUntil, type DaemonHarness, type LiveInstance } from './support/daemon-harness.js';
+import { formatRanges, mergeRanges } from '../src/config/ports.js';
+import { createDaemonHarness, isAlive, isSwapLog, waitUntil, type DaemonHarness, type LiveInstance } from './support/daemon-harness.js';
+import { InstrumentationSampler } from './support/instrumentation-sampler.js';
+import { startListeningProcess, type ListeningProcess } from './support/listening-process.js';
 
 const run = promisify(execFile);
-const PORTS = '3000,8080-8082';
-const FILES = { 'a.yaml': dropIn('a', 3000), 'b.yaml': 'name: b\nports: ["8080-8082"]\nhealth: none\n' };
+/** The double's eBPF load delay: instrumentation trails selection by this much, so a sampler that counted selection would miss the gap. */
+const EBPF_LOAD_MS = 1000;
 
-/** "3000,8080-8082" -> {3000, 8080, 8081, 8082}. */
-function portSet(text: string): Set<number> {
-  const out = new Set<number>();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [from, to = from] = part.split('-').map(Number);
-    for (let port = from!; port <= to!; port += 1) out.add(port);
-  }
-  return out;
+/** "34001,40002-40003": the ports as the double reports them (sorted, merged). */
+const portsText = (ports: readonly number[]): string => formatRanges(mergeRanges(ports.map((p) => ({ from: p, to: p }))));
+const oneService = (name: string, port: number): string => `name: ${name}\nport: ${port}\nhealth: none\n`;
+
+/** A port nothing listens on (the OS picked it free, and it was closed again). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolveClose) => server.close(resolveClose));
+  return port;
 }
 
-interface Sample {
-  at: number;
-  instances: LiveInstance[];
-  covered: boolean;
+interface Chaos {
+  h: DaemonHarness;
+  first: LiveInstance;
+  /** Service a: one process on one port; service b: one process on three ports. */
+  a: ListeningProcess;
+  b: ListeningProcess;
+  /** Every configured port (a's and b's), as the double reports them. */
+  ports: string;
+  /** Configured port -> the pid listening on it (what the sampler checks); `configured` may be narrowed by a test. */
+  owners: () => Map<number, number>;
+  configured: number[];
 }
 
-/** Polls the live Beyla doubles every ~75 ms in the background and records whether their union covers `ports`. */
-class CoverageSampler {
-  readonly samples: Sample[] = [];
-  private running = true;
-  private readonly loop: Promise<void>;
+/** Samples instrumentation every 50 ms: a configured port is covered while a live Beyla double has logged instrumenting its listener. */
+function sample(c: Chaos): InstrumentationSampler {
+  // The listeners were all configured before the agent started: every instrumenting line counts.
+  return new InstrumentationSampler({ servingPids: async () => (await c.h.liveInstances()).map((i) => i.pid), logs: c.h.logs, owners: c.owners, since: 0 });
+}
 
-  constructor(private readonly h: DaemonHarness, private readonly ports: string) {
-    this.loop = this.poll();
-  }
-
-  private async poll(): Promise<void> {
-    const want = portSet(this.ports);
-    while (this.running) {
-      const instances = await this.h.liveInstances();
-      const union = new Set(instances.flatMap((i) => [...portSet(i.ports)]));
-      this.samples.push({ at: Date.now(), instances, covered: [...want].every((p) => union.has(p)) });
-      await delay(75);
-    }
-  }
-
-  async stop(): Promise<Sample[]> {
-    this.running = false;
-    await this.loop;
-    return this.samples;
-  }
-
-  /** Samples after the first covering one that did not cover, outside [allowFrom, allowTo]. */
-  gaps(allow?: { from: number; to: number }): Sample[] {
-    const first = this.samples.findIndex((s) => s.covered);
-    assert.ok(first >= 0, 'the ports were never covered');
-    return this.samples.slice(first).filter((s) => !s.covered && !(allow && s.at >= allow.from && s.at <= allow.to));
-  }
+/** Waits until a sample checked every configured port and found each instrumented. */
+async function covered(c: Chaos, sampler: InstrumentationSampler, after = 0, deadlineMs = 15_000): Promise<number> {
+  const want = c.configured.length;
+  const hit = await waitUntil('a sample with every configured port instrumented', () => sampler.samples.find((s) => s.at > after && s.checked.length === want && s.uncovered.length === 0), deadlineMs);
+  return hit.at;
 }
 
 function metricValue(text: string, sample: string): number {
@@ -69,12 +62,22 @@ function metricValue(text: string, sample: string): number {
   return Number(line.slice(sample.length + 1));
 }
 
-async function started(t: TestContext, opts: { env?: Record<string, string> } = {}): Promise<{ h: DaemonHarness; first: LiveInstance }> {
-  const h = await createDaemonHarness(t, { dropIns: FILES, ...(opts.env ? { env: opts.env } : {}) });
+async function started(t: TestContext, opts: { env?: Record<string, string> } = {}): Promise<Chaos> {
+  const [a, b] = [await startListeningProcess(t), await startListeningProcess(t, 3)];
+  const h = await createDaemonHarness(t, {
+    fastDiscovery: true,
+    env: { FAKE_BEYLA_EBPF_LOAD_MS: String(EBPF_LOAD_MS), ...opts.env },
+    dropIns: { 'a.yaml': oneService('a', a.ports[0]!), 'b.yaml': `name: b\nports: [${b.ports.join(', ')}]\nhealth: none\n` },
+  });
   await h.start();
-  const first = await h.waitForLivePorts(PORTS);
+  const ports = portsText([...a.ports, ...b.ports]);
+  const first = await h.waitForLivePorts(ports);
   assert.ok(first);
-  return { h, first };
+  const c: Chaos = {
+    h, first, a, b, ports, configured: [...a.ports, ...b.ports],
+    owners: () => new Map(c.configured.map((port) => [port, a.ports.includes(port) ? a.pid : b.pid])),
+  };
+  return c;
 }
 
 /** SIGCONT then SIGKILL a pid if it is still there (t.after: nothing is left stopped). */
@@ -87,49 +90,55 @@ function release(pid: number): void {
 }
 
 describe('chaos: Beyla processes', () => {
-  test('SIGKILL of the only Beyla: restarted on the same ports within 10 s, counted as a crash', async (t) => {
-    const { h, first } = await started(t);
+  test('SIGKILL of the only Beyla: restarted on the same ports and instrumenting again within 15 s, counted as a crash', async (t) => {
+    const c = await started(t);
+    const { h, first } = c;
     const crashesBefore = metricValue(await h.scrape(), 'beyla_restarts_total{reason="crash"}');
-    const sampler = new CoverageSampler(h, PORTS);
-    await waitUntil('a covering sample', () => sampler.samples.some((s) => s.covered));
+    const sampler = sample(c);
+    await covered(c, sampler);
     const killedAt = Date.now();
     process.kill(first.pid, 'SIGKILL');
     const back = await waitUntil('a new Beyla with the same ports', async () => {
       const live = await h.liveInstances();
-      return live.length === 1 && live[0]!.pid !== first.pid && live[0]!.ports === PORTS ? live[0] : undefined;
+      return live.length === 1 && live[0]!.pid !== first.pid && live[0]!.ports === c.ports ? live[0] : undefined;
     }, 10_000);
-    const restoredAt = Date.now();
+    const selectedAt = Date.now();
+    const restoredAt = await covered(c, sampler, selectedAt);
     await delay(300); // a few more samples after the restore
     await sampler.stop();
     assert.notEqual(back.pid, first.pid);
-    // The one allowed gap: from the kill until the replacement is up. Everything else covered.
-    assert.deepEqual(sampler.gaps({ from: killedAt, to: restoredAt }), []);
-    const uncovered = sampler.samples.filter((s) => !s.covered && s.at >= killedAt);
-    const gapMs = uncovered.length ? uncovered.at(-1)!.at - killedAt : 0;
-    t.diagnostic(`SIGKILL gap: ports uncovered for about ${gapMs} ms (restore seen ${restoredAt - killedAt} ms after the kill)`);
-    assert.ok(restoredAt - killedAt < 10_000);
+    // The one allowed gap: from the kill until the replacement instruments the listeners. Everything else covered.
+    const gaps = sampler.gaps();
+    assert.deepEqual(gaps.filter((s) => s.at < killedAt || s.at > restoredAt), []);
+    const gapMs = gaps.length ? gaps.at(-1)!.at - killedAt : 0;
+    t.diagnostic(`SIGKILL gap: listeners uninstrumented for about ${gapMs} ms (ports selected again ${selectedAt - killedAt} ms, instrumented ${restoredAt - killedAt} ms after the kill)`);
+    // Counted on instrumentation, the gap lasts past the moment the ports are selected again, by about the eBPF load; counted on selection it would end there.
+    const afterSelectedMs = gapMs - (selectedAt - killedAt);
+    assert.ok(afterSelectedMs >= EBPF_LOAD_MS / 2, `uninstrumented only ${afterSelectedMs} ms after the ports were selected again (eBPF load ${EBPF_LOAD_MS} ms): the sampler is not counting instrumentation`);
+    assert.ok(restoredAt - killedAt < 15_000);
     const scrape = await h.scrape();
     assert.equal(metricValue(scrape, 'beyla_restarts_total{reason="crash"}'), crashesBefore + 1);
     assert.ok(h.logs.some((r) => r.level === 50 && /active Beyla killed by SIGKILL/.test(r.msg)), 'the crash is logged as an error');
     await h.stop();
   });
 
-  test('SIGSTOP of the active Beyla: the liveness check replaces it without a port gap and kills the stopped one', async (t) => {
-    const { h, first } = await started(t);
+  test('SIGSTOP of the active Beyla: the liveness check replaces it without an instrumentation gap and kills the stopped one', async (t) => {
+    const c = await started(t);
+    const { h, first } = c;
     t.after(() => release(first.pid));
-    const sampler = new CoverageSampler(h, PORTS);
-    await waitUntil('a covering sample', () => sampler.samples.some((s) => s.covered));
+    const sampler = sample(c);
+    await covered(c, sampler);
     const stoppedAt = Date.now();
     process.kill(first.pid, 'SIGSTOP');
     // Default liveness: a probe every 5 s, 1 s deadline, 3 failures: about 15-18 s to decide.
     const report = await h.waitForLog('the hang reported', (r) => r.level === 50 && /active Beyla is unresponsive/.test(r.msg), { deadlineMs: 30_000 });
     await waitUntil('the stopped Beyla to be killed', () => !isAlive(first.pid), 10_000);
     const replacedAt = Date.now();
-    const now = await h.waitForLivePorts(PORTS, 5000);
-    await delay(300);
+    const now = await h.waitForLivePorts(c.ports, 5000);
+    await covered(c, sampler, replacedAt);
     await sampler.stop();
     assert.notEqual(now?.pid, first.pid);
-    assert.deepEqual(sampler.gaps(), [], 'no sample without every port: the new Beyla was ready before the hung one was killed');
+    assert.deepEqual(sampler.gaps(), [], 'no sample with a listener uninstrumented: the new Beyla instrumented them before the hung one was killed');
     assert.match(String(report.reason), /did not answer 3 probes in a row/);
     const stopped = await h.waitForLog('the hung Beyla reported stopped', (r) => r.msg === 'Beyla instance stopped' && r.pid === first.pid);
     assert.equal(stopped.signal, 'SIGKILL');
@@ -143,24 +152,29 @@ describe('chaos: Beyla processes', () => {
     const faultDir = await mkdtemp(join(tmpdir(), 'coral-chaos-fault-'));
     t.after(() => rm(faultDir, { recursive: true, force: true }));
     const faultFile = join(faultDir, 'fault');
-    const { h } = await started(t, { env: { FAKE_BEYLA_FAULT_FILE: faultFile } });
+    const c = await started(t, { env: { FAKE_BEYLA_FAULT_FILE: faultFile } });
+    const { h, a, b } = c;
     await writeFile(faultFile, 'hang-on-term'); // only the next instance takes it
-    const sampler = new CoverageSampler(h, '3000');
+    const [b1, b2] = b.ports as [number, number];
+    c.configured = [a.ports[0]!, b1];
+    const sampler = sample(c);
     let mark = h.mark();
-    await h.writeDropIn('b.yaml', dropIn('b', 8090));
+    await h.writeDropIn('b.yaml', oneService('b', b1));
     await h.waitForReconcile('swap 1', { fromIndex: mark, match: (r) => r.result === 'swapped' });
-    const stubborn = await h.waitForLivePorts('3000,8090');
+    const stubborn = await h.waitForLivePorts(portsText([a.ports[0]!, b1]));
     assert.ok(stubborn);
     mark = h.mark();
-    await h.writeDropIn('b.yaml', dropIn('b', 8091));
-    await h.waitForLog('swap 2 promoted', (r) => r.msg === 'Beyla generation promoted' && r.open_ports === '3000,8091', { fromIndex: mark });
+    c.configured = [a.ports[0]!, b2];
+    await h.writeDropIn('b.yaml', oneService('b', b2));
+    await h.waitForLog('swap 2 promoted', (r) => r.msg === 'Beyla generation promoted' && r.open_ports === portsText([a.ports[0]!, b2]), { fromIndex: mark });
     const swappedAt = Date.now();
     await delay(1000);
     assert.ok(isAlive(stubborn.pid), 'it ignored SIGTERM');
     await waitUntil('the stubborn Beyla to be killed', () => !isAlive(stubborn.pid), 15_000);
     const killedAfterMs = Date.now() - swappedAt;
     await h.waitForReconcile('swap 2', { fromIndex: mark, match: (r) => r.result === 'swapped' });
-    await h.waitForLivePorts('3000,8091');
+    await h.waitForLivePorts(portsText([a.ports[0]!, b2]));
+    await covered(c, sampler, Date.now());
     await sampler.stop();
     const stopped = h.logs.find((r) => r.msg === 'Beyla instance stopped' && r.pid === stubborn.pid);
     assert.equal(stopped?.signal, 'SIGKILL');
@@ -193,18 +207,21 @@ async function chattrWorks(): Promise<string | null> {
 }
 
 describe('chaos: directories', () => {
-  test('a read-only runtime dir: the change fails and says why, the old Beyla keeps its ports, a later change applies', async (t) => {
+  test('a read-only runtime dir: the change fails and says why, the old Beyla keeps instrumenting, a later change applies', async (t) => {
     const why = await chattrWorks();
     if (why) {
       t.skip(why);
       return;
     }
-    const { h, first } = await started(t);
+    const c = await started(t);
+    const { h, first } = c;
     await run('chattr', ['+i', h.runtimeDir]);
     t.after(() => run('chattr', ['-i', h.runtimeDir]).then(() => undefined, () => undefined));
-    const sampler = new CoverageSampler(h, PORTS);
+    const sampler = sample(c);
+    await covered(c, sampler);
     const mark = h.mark();
-    await h.writeDropIn('c.yaml', dropIn('c', 9000));
+    const [c1, c2] = [await freePort(), await freePort()];
+    await h.writeDropIn('c.yaml', oneService('c', c1));
     const failed = await h.waitForReconcile('the failed change', { fromIndex: mark, match: (r) => r.result === 'failed' });
     assert.match(failed.msg, /cannot write Beyla config/);
     const status = await h.status();
@@ -212,31 +229,36 @@ describe('chaos: directories', () => {
     assert.equal(status.lastReconcile.result, 'failed');
     assert.match(status.lastReconcile.message, /cannot write Beyla config .*beyla-\d+\.yaml/);
     assert.match(String(status.beyla.reason), /cannot write Beyla config/);
-    assert.equal(status.applied.ports, PORTS, 'the old instance is still the applied one');
+    assert.equal(status.applied.ports, c.ports, 'the old instance is still the applied one');
     const live = await h.liveInstances();
     assert.deepEqual(live, [first], 'the old Beyla keeps serving the old ports');
 
     await run('chattr', ['-i', h.runtimeDir]);
-    await h.writeDropIn('c.yaml', dropIn('c', 9001));
-    await h.waitForLivePorts('3000,8080-8082,9001', 15_000);
+    await h.writeDropIn('c.yaml', oneService('c', c2));
+    await h.waitForLivePorts(portsText([...c.configured, c2]), 15_000);
+    await covered(c, sampler, Date.now());
     await sampler.stop();
     assert.deepEqual(sampler.gaps(), []);
     await h.stop();
   });
 
-  test('services.d deleted and at once recreated with the same files: the ports are kept, later edits apply', async (t) => {
-    const { h, first } = await started(t);
-    const sampler = new CoverageSampler(h, PORTS);
-    await waitUntil('a covering sample', () => sampler.samples.some((s) => s.covered));
+  test('services.d deleted and at once recreated with the same files: the listeners stay instrumented, later edits apply', async (t) => {
+    const c = await started(t);
+    const { h, first } = c;
+    const sampler = sample(c);
+    await covered(c, sampler);
+    const files = { 'a.yaml': oneService('a', c.a.ports[0]!), 'b.yaml': `name: b\nports: [${c.b.ports.join(', ')}]\nhealth: none\n` };
     await rm(h.servicesDir, { recursive: true });
     await mkdir(h.servicesDir);
-    for (const [name, text] of Object.entries(FILES)) await h.writeDropIn(name, text);
+    for (const [name, text] of Object.entries(files)) await h.writeDropIn(name, text);
     // Let the debounce and any resync pass, then prove the new directory is watched.
     const mark = h.mark();
-    await h.writeDropIn('c.yaml', dropIn('c', 9100));
-    await h.waitForLivePorts('3000,8080-8082,9100', 15_000);
+    const extra = await freePort();
+    await h.writeDropIn('c.yaml', oneService('c', extra));
+    await h.waitForLivePorts(portsText([...c.configured, extra]), 15_000);
+    await covered(c, sampler, Date.now());
     await sampler.stop();
-    assert.deepEqual(sampler.gaps(), [], 'no sample without the configured ports');
+    assert.deepEqual(sampler.gaps(), [], 'no sample with a configured listener uninstrumented');
     await h.waitForLog('the swap for the new drop-in', isSwapLog, { fromIndex: mark });
     assert.ok(!(await h.liveInstances()).some((i) => i.pid === first.pid));
     await h.stop();
@@ -245,7 +267,8 @@ describe('chaos: directories', () => {
 
 describe('chaos: the agent itself', () => {
   test('agent SIGKILLed outside systemd: the next agent adopts the Beyla it left (same config) and serves the same ports', async (t) => {
-    const { h, first } = await started(t);
+    const c = await started(t);
+    const { h, first } = c;
     h.signal('SIGKILL');
     const exit = await h.waitForExit();
     assert.equal(exit.signal, 'SIGKILL');
@@ -253,7 +276,7 @@ describe('chaos: the agent itself', () => {
     const mark = h.mark();
     await h.start();
     await h.waitForLog('the adoption', (r) => /adopted from a previous agent/.test(r.msg) && r.pid === first.pid, { fromIndex: mark });
-    const now = await h.waitForLivePorts(PORTS);
+    const now = await h.waitForLivePorts(c.ports);
     assert.equal(now?.pid, first.pid, 'the same Beyla serves: nothing was restarted');
     await h.stop(); // asserts that no Beyla double from either run is alive
     assert.equal(isAlive(first.pid), false);

@@ -32,6 +32,8 @@ export class InstrumentationSampler {
     /** Configured port -> pid of the process listening on it. */
     owners: () => ReadonlyMap<number, number>;
     everyMs?: number;
+    /** For the ports configured at the first sample: the log index from which an instrumenting line counts (default: the end of the log then). */
+    since?: number;
   }) {
     this.loop = this.poll();
   }
@@ -60,7 +62,7 @@ export class InstrumentationSampler {
       const owners = this.opts.owners();
       for (const port of this.tracked.keys()) if (owners.get(port) !== this.tracked.get(port)?.owner) this.tracked.delete(port);
       for (const [port, owner] of owners) {
-        const track = this.tracked.get(port) ?? { owner, fromLine: this.opts.logs.length, seen: false };
+        const track = this.tracked.get(port) ?? { owner, fromLine: this.samples.length === 0 ? this.opts.since ?? this.opts.logs.length : this.opts.logs.length, seen: false };
         this.tracked.set(port, track);
         if (!track.seen) {
           track.seen = this.opts.logs.slice(track.fromLine).some((l) => l.msg === 'instrumenting process' && Number(l.beyla_pid) === owner);
