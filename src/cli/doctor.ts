@@ -2,6 +2,8 @@
 import { findBeylaBinary } from '../beyla/find-beyla-binary.js';
 import { readBeylaVersion } from '../beyla/beyla-version.js';
 import { hostChecks, type CheckResult } from '../doctor/host-checks.js';
+import { ephemeralPortsCheck } from '../doctor/port-range-check.js';
+import type { Snapshot } from '../config/types.js';
 import { readHostFacts } from '../doctor/host-facts.js';
 import { CoralError, EXIT } from '../errors.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
@@ -15,7 +17,9 @@ Check whether Beyla can work on this host, like "nginx -t" for the machine: the 
 (5.8+, or RHEL 8's 4.18), BTF, kprobes (kernel config and tracefs), tracefs or debugfs mounted and
 visible to the unit, bpffs, the capabilities the unit grants, kernel lockdown,
 kernel.unprivileged_bpf_disabled, kernel.perf_event_paranoid, the memlock limit, the Beyla binary
-and its version, the configuration, and whether the agent answers on its control socket.
+and its version, the configuration, configured service ports the kernel may take as a connection's
+source port (inside net.ipv4.ip_local_port_range, not reserved), and whether the agent answers on
+its control socket.
 One line per check: ok, warn or FAIL, with what to do.
 
 Options:
@@ -31,12 +35,12 @@ ${SETTING_FLAGS_HELP}
 Exit codes: 0 Beyla can work here, 69 it cannot (a check failed), 78 the configuration is invalid,
 64 usage error.`;
 
-async function configCheck(io: Io, configPath: string | undefined, flags: Record<string, string | undefined>): Promise<{ check: CheckResult; binary?: string; enabled: boolean; socket?: string }> {
+async function configCheck(io: Io, configPath: string | undefined, flags: Record<string, string | undefined>): Promise<{ check: CheckResult; binary?: string; enabled: boolean; socket?: string; services?: Snapshot['services'] }> {
   try {
     const { snapshot, invalidFiles } = await loadSnapshot({ configPath, env: io.env, flags });
     const errors = snapshot.diagnostics.filter((d) => d.severity === 'error');
     const settings = snapshot.settings;
-    const base = { binary: settings.beyla.binary, enabled: settings.beyla.enabled, socket: settings.control.socket };
+    const base = { binary: settings.beyla.binary, enabled: settings.beyla.enabled, socket: settings.control.socket, services: snapshot.services };
     if (errors.length > 0) {
       const first = errors[0];
       return { ...base, check: { id: 'config', title: 'configuration', status: 'fail', message: `${errors.length} error(s)${invalidFiles.length ? ` in ${invalidFiles.length} file(s)` : ''}, first ${first?.file}:${first?.line}:${first?.col}: ${first?.message}`, hint: 'run coral-agent check for every problem' } };
@@ -87,7 +91,10 @@ export async function doctor(args: string[], io: Io): Promise<number> {
   }
   const facts = await readHostFacts((values.root as string | undefined) ?? '/', values.unit as string | undefined);
   const config = await configCheck(io, values.config as string | undefined, settingFlags(values));
-  const checks = [...hostChecks(facts), await beylaCheck(io, config.binary, config.enabled), config.check, await agentCheck(config.socket)];
+  const checks = [
+    ...hostChecks(facts), await beylaCheck(io, config.binary, config.enabled), config.check,
+    ...(config.services ? [ephemeralPortsCheck(facts, config.services)] : []), await agentCheck(config.socket),
+  ];
   const failed = checks.filter((c) => c.status === 'fail');
   const code = config.check.status === 'fail' ? EXIT.CONFIG : failed.length > 0 ? EXIT.UNAVAILABLE : EXIT.OK;
   const kprobesFailed = failed.some((c) => c.id === 'kprobes');

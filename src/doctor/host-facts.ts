@@ -1,5 +1,7 @@
 // What the host says about eBPF, read from /proc, /sys, /boot and the unit file under a root (a fixture tree in tests).
 import { access, readFile } from 'node:fs/promises';
+import type { PortRange } from '../config/types.js';
+import { parseReservedPorts } from './port-range-check.js';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -30,6 +32,9 @@ export interface HostFacts {
   capEff?: bigint;
   /** The unit file's text and path, when found. */
   unit?: { path: string; text: string };
+  /** net.ipv4.ip_local_port_range and ip_local_reserved_ports (this network namespace's). */
+  localPortRange?: [number, number];
+  reservedPorts?: PortRange[];
 }
 
 async function text(path: string): Promise<string | undefined> {
@@ -119,6 +124,10 @@ export async function readHostFacts(root: string, unitPath?: string): Promise<Ho
   if (unpriv !== undefined) facts.unprivilegedBpfDisabled = unpriv;
   const paranoid = number(await text(at('proc/sys/kernel/perf_event_paranoid')));
   if (paranoid !== undefined) facts.perfEventParanoid = paranoid;
+  const range = /^\s*(\d+)\s+(\d+)\s*$/.exec((await text(at('proc/sys/net/ipv4/ip_local_port_range'))) ?? '');
+  if (range) facts.localPortRange = [Number(range[1]), Number(range[2])];
+  const reserved = await text(at('proc/sys/net/ipv4/ip_local_reserved_ports'));
+  if (reserved !== undefined) facts.reservedPorts = parseReservedPorts(reserved);
   const memlock = parseMemlock(await text(at('proc/self/limits')));
   if (memlock !== undefined) facts.memlock = memlock;
   return facts;
