@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { coralYaml, createDaemonHarness, isAlive, type DaemonHarness, type LogRecord } from './support/daemon-harness.js';
+import { coralYaml, createDaemonHarness, isAlive, waitUntil, type DaemonHarness, type LogRecord } from './support/daemon-harness.js';
 import { InstrumentationSampler } from './support/instrumentation-sampler.js';
 
 const EBPF_LOAD_MS = 2000;
@@ -73,7 +73,7 @@ test('agent SIGKILLed after a swap: the next agent adopts the Beyla it left (sam
   assert.ok(!h.logs.slice(mark).some((r) => r.msg === 'Beyla candidate spawned'), 'no new Beyla was started');
   const record = await readFile(`${h.runtimeDir}/beyla-1.pid`, 'utf8');
   assert.match(record, new RegExp(`\\nowner ${h.pid} \\d+\\n`), 'the pid record names the new owner');
-  assert.match(await h.scrape(), /beyla_double_info\{/, 'the stable address serves the adopted instance\'s metrics');
+  await waitUntil('the stable address to serve the adopted instance\'s metrics', async () => /beyla_double_info\{/.test(await h.scrape()), 15_000);
   t.diagnostic(`restart to adoption: ${Date.now() - restartedAt - 500} ms; ${checked} samples checked, 0 uncovered`);
   await h.stop(); // the adopted Beyla is stopped with the agent: nothing left running
   assert.equal(isAlive(first?.pid ?? 0), false);

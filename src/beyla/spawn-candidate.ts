@@ -49,7 +49,8 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
     shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
     logger: opts.logger,
     ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}),
-    digest: target.digest,
+    // An instance that exports through this agent's OTLP relay (its extra env) needs this agent: never adopted by the next one.
+    ...(Object.keys(opts.extraEnv ?? {}).length === 0 ? { digest: target.digest } : {}),
   });
   return { instance, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
 }
