@@ -11,7 +11,7 @@ import { coralYaml, dropIn } from '../test/support/daemon-harness.js';
 
 /** The bundle the package ships when it was built (npm run build with esbuild), else the tsc output. */
 function entry(name: string): string {
-  const bundled = fileURLToPath(new URL(`../bundle/cli/${name}.js`, import.meta.url));
+  const bundled = fileURLToPath(new URL(`../bundle/cli/${name === 'coral' ? 'coral.cjs' : `${name}.js`}`, import.meta.url));
   return existsSync(bundled) ? bundled : fileURLToPath(new URL(`../src/cli/${name}.js`, import.meta.url));
 }
 

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The bundle the package ships when it was built (npm run build with esbuild), else the tsc output. */
-const BUNDLED = fileURLToPath(new URL('../bundle/cli/coral.js', import.meta.url));
+const BUNDLED = fileURLToPath(new URL('../bundle/cli/coral.cjs', import.meta.url));
 const CLI = existsSync(BUNDLED) ? BUNDLED : fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 
 export interface ConnectBenchOptions {

@@ -48,7 +48,7 @@ if [ "$build" = 1 ]; then
   say "compiling TypeScript (npm run build)"
   (cd "$REPO" && npm run --silent build) || die "npm run build failed"
 fi
-for entry in src/cli/coral-agent.js src/cli/coral.js bundle/cli/coral-agent.js bundle/cli/coral.js man/coral.1 man/coral-agent.8; do
+for entry in src/cli/coral-agent.js src/cli/coral.js bundle/cli/coral-agent.js bundle/cli/coral.js bundle/cli/coral.cjs man/coral.1 man/coral-agent.8; do
   [ -f "$dist/$entry" ] || die "$dist/$entry is missing: build the project first (npm install for esbuild, then npm run build)"
 done
 
@@ -106,12 +106,15 @@ mv "$npmdir/node_modules" "$root$APPDIR/node_modules"
 # --------------------------------------------------------------- commands, unit, config, docs
 mkdir -p "$root/usr/bin"
 for cmd in coral coral-agent; do
+  # coral starts from its CommonJS launcher (connect with the agent running loads no ES module loader).
+  entry=$cmd.js
+  [ "$cmd" = coral ] && entry=coral.cjs
   cat > "$root/usr/bin/$cmd" <<EOF
 #!/bin/sh
 # $cmd: runs coral-agent's $cmd entry point on the system Node.js (the native sd-notify module is built for it).
 NODE=/usr/bin/node
 [ -x "\$NODE" ] || NODE=node
-exec "\$NODE" $APPDIR/dist/bundle/cli/$cmd.js "\$@"
+exec "\$NODE" $APPDIR/dist/bundle/cli/$entry "\$@"
 EOF
   chmod 0755 "$root/usr/bin/$cmd"
 done

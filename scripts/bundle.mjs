@@ -1,4 +1,4 @@
-// The build's last step: esbuild bundles the CLI entry points (dist/src/cli/*.js, from tsc) into dist/bundle/cli/NAME.js plus shared chunks, which the package runs.
+// The build's last step: esbuild bundles the CLI entry points (dist/src/cli/*.js, from tsc) into dist/bundle/cli/NAME.js plus shared chunks, and `coral`'s CommonJS launcher coral.cjs, which the package runs.
 // esbuild: one well-kept, dependency-free bundler that reads the JavaScript tsc already checked and emits plain ESM for Node 20 in ~100 ms.
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +39,19 @@ await esbuild.build({
   external: ['sd-notify'],
   // CommonJS dependencies (pino, proper-lockfile) call require(): give the ESM bundle one.
   banner: { js: "import { createRequire as __coralCreateRequire } from 'node:module';\nconst require = __coralCreateRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+// `coral` as the package runs it: a CommonJS launcher with the agent's fast path for connect and disconnect inlined, so
+// those start no ES module loader (about a third of Node's own start-up); it imports ./coral.js above for anything else.
+await esbuild.build({
+  entryPoints: [join(root, 'dist/src/cli/coral-launcher.js')],
+  outfile: join(root, 'dist/bundle/cli/coral.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['./coral.js'],
   legalComments: 'none',
   logLevel: 'warning',
 });

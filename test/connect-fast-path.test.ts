@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,26 +13,34 @@ import { guessSocket } from '../src/cli/edit-fast-path.js';
 import { createDaemonHarness, type DaemonHarness } from './support/daemon-harness.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
+/** The CommonJS launcher the package runs (npm run build makes it with esbuild). */
+const LAUNCHER = fileURLToPath(new URL('../bundle/cli/coral.cjs', import.meta.url));
 
 /**
- * A module hook that fails any import of what the fast path must not load. The full command
- * imports all of them (coral-connect.js -> parse-drop-in.js -> yaml; control-request.js -> node:http),
- * so a fallback under this hook fails the command.
+ * A module hook that fails any import of what the fast path must not load. From dist/src the full
+ * command imports all of these (coral-connect.js -> parse-drop-in.js -> yaml; control-request.js ->
+ * node:http); the launcher imports ./coral.js (the ES module CLI) only to fall back. So a fallback
+ * under this hook fails the command.
  */
-const FORBID = `data:text/javascript,${encodeURIComponent(`
-import { register } from 'node:module';
-register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`
-const FORBIDDEN = ['yaml', 'ajv', 'node:http', 'http', 'proper-lockfile', 'pino', 'chokidar'];
+function forbidding(specifiers: string[]): string {
+  const hook = `
+const FORBIDDEN = ${JSON.stringify(specifiers)};
 export async function resolve(specifier, context, next) {
-  if (FORBIDDEN.includes(specifier) || specifier.endsWith('/coral-connect.js') || specifier.endsWith('/coral-disconnect.js')) throw new Error('the fast path imported ' + specifier);
+  if (FORBIDDEN.some((f) => specifier === f || specifier.endsWith('/' + f))) throw new Error('the fast path imported ' + specifier);
   return next(specifier, context);
-}`)}));
-`)}`;
+}`;
+  return `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module';\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`)}`;
+}
+
+interface Cli { path: string; forbid: string }
+
+const SOURCE_CLI: Cli = { path: CLI, forbid: forbidding(['yaml', 'ajv', 'node:http', 'http', 'proper-lockfile', 'pino', 'chokidar', 'coral-connect.js', 'coral-disconnect.js']) };
+const LAUNCHER_CLI: Cli = { path: LAUNCHER, forbid: forbidding(['./coral.js']) };
 
 interface Run { code: number | null; out: string; err: string }
 
-function runProcess(h: DaemonHarness, args: string[], forbid: boolean): Promise<Run> {
-  const child = spawn(process.execPath, [...(forbid ? ['--import', FORBID] : []), CLI, ...args], {
+function runProcess(h: DaemonHarness, args: string[], cli: Cli, forbid: boolean): Promise<Run> {
+  const child = spawn(process.execPath, [...(forbid ? ['--import', cli.forbid] : []), cli.path, ...args], {
     env: { PATH: process.env.PATH ?? '', CORAL_CONFIG: h.configPath }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -91,20 +100,24 @@ async function agent(t: Parameters<typeof createDaemonHarness>[0]): Promise<Daem
   return h;
 }
 
-test('with the agent running, connect and disconnect say exactly what the full command says; the decided ones load no parser', { timeout: 300_000 }, async (t) => {
-  const [fast, full] = await Promise.all([agent(t), agent(t)]);
-  const norm = (r: Run, h: DaemonHarness): Run => ({ code: r.code, out: r.out.split(h.dir).join('<dir>'), err: r.err.split(h.dir).join('<dir>') });
-  for (const step of STEPS) {
-    const a = norm(await runProcess(fast, step.args, step.fast), fast);
-    const b = norm(await runInProcess(full, step.args), full);
-    assert.deepEqual(a, b, `coral ${step.args.join(' ')}`);
-  }
-  // Each write and removal was the agent's (the full command in-process also asks the agent).
-  const edits = (h: DaemonHarness): string[] => h.logs.filter((r) => /^coral (connect: wrote|disconnect: removed)/.test(r.msg)).map((r) => r.msg);
-  assert.deepEqual(edits(fast), edits(full));
-  assert.ok(edits(fast).length >= 6, edits(fast).join('\n'));
-  await Promise.all([fast.stop(), full.stop()]);
-});
+for (const [what, cli] of [['dist/src/cli/coral.js', SOURCE_CLI], ['the launcher, dist/bundle/cli/coral.cjs', LAUNCHER_CLI]] as const) {
+  test(`with the agent running, connect and disconnect (${what}) say exactly what the full command says; the decided ones load no parser`, {
+    timeout: 300_000, skip: !existsSync(cli.path) && `${cli.path} is not built (npm run build with esbuild)`,
+  }, async (t) => {
+    const [fast, full] = await Promise.all([agent(t), agent(t)]);
+    const norm = (r: Run, h: DaemonHarness): Run => ({ code: r.code, out: r.out.split(h.dir).join('<dir>'), err: r.err.split(h.dir).join('<dir>') });
+    for (const step of STEPS) {
+      const a = norm(await runProcess(fast, step.args, cli, step.fast), fast);
+      const b = norm(await runInProcess(full, step.args), full);
+      assert.deepEqual(a, b, `coral ${step.args.join(' ')}`);
+    }
+    // Each write and removal was the agent's (the full command in-process also asks the agent).
+    const edits = (h: DaemonHarness): string[] => h.logs.filter((r) => /^coral (connect: wrote|disconnect: removed)/.test(r.msg)).map((r) => r.msg);
+    assert.deepEqual(edits(fast), edits(full));
+    assert.ok(edits(fast).length >= 6, edits(fast).join('\n'));
+    await Promise.all([fast.stop(), full.stop()]);
+  });
+}
 
 test('an agent that follows another coral.yaml is not used: the command writes itself', { timeout: 120_000 }, async (t) => {
   const h = await agent(t);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `coral`: connect services to coral-agent and query it; each command is imported only when it runs (start-up time).
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { CoralError, EXIT } from '../errors.js';
 import { parse } from './args.js';
 import { CORAL_USAGE, CORAL_VERSION_USAGE } from './coral-usage.js';
@@ -29,8 +30,13 @@ const COMMANDS: Record<string, Command> = {
 };
 COMMANDS.ls = COMMANDS.services!;
 
-async function main(argv: string[]): Promise<number> {
+/** Runs `coral` with these arguments; `fast: false` when the launcher (coral-launcher.ts) already tried the agent's fast path. */
+export async function main(argv: string[], opts: { fast: boolean } = { fast: true }): Promise<number> {
   const [name, ...rest] = argv;
+  if (!opts.fast && (name === 'connect' || name === 'disconnect')) {
+    const full = name === 'connect' ? (await import('./coral-connect.js')).connect : (await import('./coral-disconnect.js')).disconnect;
+    return runCommand('coral', full, rest);
+  }
   return runCommand('coral', async (_args, io) => {
     if (name === undefined || name === '--help' || name === '-h') {
       io.out(CORAL_USAGE);
@@ -53,4 +59,5 @@ async function main(argv: string[]): Promise<number> {
   }, rest);
 }
 
-finish(await main(process.argv.slice(2)));
+// Run when this file is the program (not when the CommonJS launcher imports it).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) finish(await main(process.argv.slice(2)));
