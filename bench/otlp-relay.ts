@@ -104,7 +104,8 @@ async function burst(url: string, body: Buffer, opts: Required<OtlpRelayBenchOpt
 
 interface RelayChild {
   port: number;
-  sample: () => Promise<{ rss: number; heap: number }>;
+  /** Peak RSS and heap since the last sample, and the CPU time the relay process has used so far (µs). */
+  sample: () => Promise<{ rss: number; heap: number; cpuUs: number }>;
   stop: () => Promise<void>;
 }
 
@@ -128,7 +129,7 @@ async function startRelayChild(upstreamUrl: string): Promise<RelayChild> {
     const take = () => { const m = process.memoryUsage(); peak = { rss: Math.max(peak.rss, m.rss), heap: Math.max(peak.heap, m.heapUsed) }; };
     setInterval(take, 20).unref();
     process.stdout.write(JSON.stringify({ port: relay.port }) + '\\n');
-    process.stdin.setEncoding('utf8').on('data', () => { take(); process.stdout.write(JSON.stringify(peak) + '\\n'); peak = { rss: 0, heap: 0 }; });
+    process.stdin.setEncoding('utf8').on('data', () => { take(); const c = process.cpuUsage(); process.stdout.write(JSON.stringify({ ...peak, cpuUs: c.user + c.system }) + '\\n'); peak = { rss: 0, heap: 0 }; });
     process.stdin.on('end', () => relay.close().then(() => process.exit(0)));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'], cwd: fileURLToPath(new URL('../..', import.meta.url)) });
@@ -139,8 +140,8 @@ async function startRelayChild(upstreamUrl: string): Promise<RelayChild> {
     port: port!,
     sample: async () => {
       child.stdin!.write('sample\n');
-      const { rss = 0, heap = 0 } = await next();
-      return { rss, heap };
+      const { rss = 0, heap = 0, cpuUs = 0 } = await next();
+      return { rss, heap, cpuUs };
     },
     stop: async () => {
       child.stdin!.end();
@@ -160,15 +161,24 @@ export async function run(options: OtlpRelayBenchOptions = {}): Promise<Record<s
   const straddling = tracesBody(opts.spans, CUT_NS - lapMs / 2n);
   const viaRelay = (generation: number): string => `http://127.0.0.1:${relay.port}/g/${generation}/v1/traces`;
   try {
-    await burst(`${upstream.url}/v1/traces`, whole, { ...opts, burstMs: 300 }); // warm-up of every path
-    await burst(viaRelay(2), whole, { ...opts, burstMs: 300 });
-    await burst(viaRelay(3), straddling, { ...opts, burstMs: 300 });
+    // Warm-up of every path (the relay's first second of 1,000 requests/s is its JIT's).
+    await burst(`${upstream.url}/v1/traces`, whole, { ...opts, burstMs: 500 });
+    await burst(viaRelay(2), whole, { ...opts, burstMs: 1000 });
+    await burst(viaRelay(3), straddling, { ...opts, burstMs: 1000 });
+    // Each burst after a pause, so none pays for the backlog of the one before (the bench's own process sends and receives).
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 1000));
     const idle = await relay.sample();
     const direct = await burst(`${upstream.url}/v1/traces`, whole, opts);
+    await settle();
+    const before = await relay.sample();
     const relayed = await burst(viaRelay(2), whole, opts);
     const peak = await relay.sample();
+    await settle();
+    const beforeSplit = await relay.sample();
     const split = await burst(viaRelay(3), straddling, opts);
     const splitPeak = await relay.sample();
+    /** The relay's own CPU per request: what it costs whatever the machine's load does to latency. */
+    const cpuPerRequestUs = (from: { cpuUs: number }, to: { cpuUs: number }, n: number): number => Math.round((to.cpuUs - from.cpuUs) / Math.max(n, 1));
     const mib = (bytes: number): number => round2(bytes / 1024 / 1024);
     const p = (values: number[], q: number): number => round2(percentile(values, q));
     return {
@@ -184,6 +194,8 @@ export async function run(options: OtlpRelayBenchOptions = {}): Promise<Record<s
       relayed_p99_ms: p(relayed.latencies, 0.99),
       split_p99_ms: p(split.latencies, 0.99),
       p50_ratio: round2(percentile(relayed.latencies, 0.5) / Math.max(percentile(direct.latencies, 0.5), 0.001)),
+      relay_cpu_us_per_request: cpuPerRequestUs(before, peak, relayed.latencies.length),
+      relay_split_cpu_us_per_request: cpuPerRequestUs(beforeSplit, splitPeak, split.latencies.length),
       relay_idle_rss_mib: mib(idle.rss),
       relay_burst_rss_mib: mib(peak.rss),
       relay_burst_rss_growth_mib: mib(peak.rss - idle.rss),

@@ -83,7 +83,8 @@ test('through 10 swaps the collector gets every span and every metric data point
     dropIns: { 'web.yaml': dropIn('web', 3000) },
   });
   const yaml = await readFile(h.configPath, 'utf8');
-  // A 1 s min_uptime: the two generations overlap for about a second at every swap, as with a real Beyla loading its probes.
+  // A 2 s min_uptime: the generations overlap for about two seconds at every swap, as with a real Beyla loading its probes,
+  // and the new one has collected at least one whole metric interval before its promotion even when Node is slow to boot.
   await writeFile(h.configPath, yaml
     .replace('  beyla:\n', [
       '  beyla:', '    env:',
@@ -91,7 +92,7 @@ test('through 10 swaps the collector gets every span and every metric data point
       `      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: ${receiver.metrics}`,
       '      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/json', '',
     ].join('\n'))
-    .replace('min_uptime: 200ms', 'min_uptime: 1s'));
+    .replace('min_uptime: 200ms', 'min_uptime: 2s'));
   await h.start();
   await h.waitForLivePorts('3000');
   await waitUntil('the first spans and points at the collector', () => receiver.seen.size > 0 && receiver.points.size > 0, 15_000);

@@ -15,49 +15,55 @@ export interface WireField {
 
 export class WireError extends Error {}
 
-function readVarint(buf: Uint8Array, at: number): [value: number, next: number] {
+/** Reads a varint at `at` into `into.value`; returns the offset after it. */
+function readVarint(buf: Uint8Array, at: number, into: { value: number }): number {
   let value = 0;
   let scale = 1;
   for (let i = at; i < buf.length && i < at + 10; i += 1) {
     const byte = buf[i]!;
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [value, i + 1];
+    if (byte < 0x80) {
+      into.value = value;
+      return i + 1;
+    }
     scale *= 128;
   }
   throw new WireError(`truncated or overlong varint at byte ${at}`);
 }
 
-/** The fields of the message in buf[from, to), in order; throws WireError on malformed input. */
-export function* readFields(buf: Uint8Array, from = 0, to = buf.length): Generator<WireField> {
-  let at = from;
-  while (at < to) {
-    const start = at;
-    const [tag, afterTag] = readVarint(buf, at);
-    const field = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    if (field === 0) throw new WireError(`field number 0 at byte ${start}`);
-    let valueStart = afterTag;
-    let end: number;
-    switch (wireType) {
-      case WIRE.varint: end = readVarint(buf, afterTag)[1]; break;
-      case WIRE.fixed64: end = afterTag + 8; break;
-      case WIRE.fixed32: end = afterTag + 4; break;
-      case WIRE.bytes: {
-        const [length, afterLength] = readVarint(buf, afterTag);
-        valueStart = afterLength;
-        end = afterLength + length;
-        break;
-      }
-      default: throw new WireError(`unsupported wire type ${wireType} at byte ${start}`);
-    }
-    if (end > to) throw new WireError(`field ${field} at byte ${start} runs past its message`);
-    yield { field, wireType, start, valueStart, end };
-    at = end;
-  }
+/** A field cursor to reuse while walking one message (no allocation per field). */
+export function newField(): WireField & { value: number } {
+  return { field: 0, wireType: 0, start: 0, valueStart: 0, end: 0, value: 0 };
 }
 
+/** Reads the field that starts at `at` (inside a message ending at `to`) into `f`; returns f.end. Throws WireError on malformed input. */
+export function readField(buf: Uint8Array, at: number, to: number, f: WireField & { value: number }): number {
+  f.start = at;
+  const afterTag = readVarint(buf, at, f);
+  f.field = Math.floor(f.value / 8);
+  f.wireType = f.value % 8;
+  if (f.field === 0) throw new WireError(`field number 0 at byte ${at}`);
+  f.valueStart = afterTag;
+  switch (f.wireType) {
+    case WIRE.varint: f.end = readVarint(buf, afterTag, f); break;
+    case WIRE.fixed64: f.end = afterTag + 8; break;
+    case WIRE.fixed32: f.end = afterTag + 4; break;
+    case WIRE.bytes: {
+      f.valueStart = readVarint(buf, afterTag, f);
+      f.end = f.valueStart + f.value;
+      break;
+    }
+    default: throw new WireError(`unsupported wire type ${f.wireType} at byte ${at}`);
+  }
+  if (f.end > to) throw new WireError(`field ${f.field} at byte ${at} runs past its message`);
+  return f.end;
+}
+
+/** A little-endian unsigned 64-bit integer (OTLP's fixed64 times). */
 export function readFixed64(buf: Uint8Array, at: number): bigint {
-  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readBigUInt64LE(at);
+  const lo = (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+  const hi = (buf[at + 4]! | (buf[at + 5]! << 8) | (buf[at + 6]! << 16) | (buf[at + 7]! << 24)) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 function varint(value: number): Buffer {

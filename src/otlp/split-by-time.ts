@@ -1,5 +1,5 @@
 // Splits one OTLP export body (protobuf or JSON) by item time: spans by start time, metric data points by their time.
-import { bytesField, readFields, readFixed64, WIRE, WireError } from './protobuf-wire.js';
+import { bytesField, newField, readField, readFixed64, WIRE, WireError } from './protobuf-wire.js';
 
 export type TimedSignal = 'traces' | 'metrics';
 
@@ -34,7 +34,11 @@ interface Walk { kept: number; dropped: number; maxKeptNs: bigint; parts: Uint8A
 
 function itemTime(buf: Uint8Array, from: number, to: number, timeField: number): bigint {
   let time = 0n; // absent means 0 in proto3
-  for (const f of readFields(buf, from, to)) if (f.field === timeField && f.wireType === WIRE.fixed64) time = readFixed64(buf, f.valueStart);
+  const f = newField();
+  for (let at = from; at < to;) {
+    at = readField(buf, at, to, f);
+    if (f.field === timeField && f.wireType === WIRE.fixed64) time = readFixed64(buf, f.valueStart);
+  }
   return time;
 }
 
@@ -42,7 +46,9 @@ function itemTime(buf: Uint8Array, from: number, to: number, timeField: number):
 function walk(buf: Uint8Array, from: number, to: number, shape: Shape, keep: (ns: bigint) => boolean, build: boolean): Walk {
   const out: Walk = { kept: 0, dropped: 0, maxKeptNs: -1n, parts: build ? [] : null };
   if ('timeField' in shape) throw new Error('walk is given containers only');
-  for (const f of readFields(buf, from, to)) {
+  const f = newField();
+  for (let at = from; at < to;) {
+    at = readField(buf, at, to, f);
     const child = shape.children[f.field];
     if (!child || f.wireType !== WIRE.bytes) {
       out.parts?.push(buf.subarray(f.start, f.end));
