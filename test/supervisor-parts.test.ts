@@ -9,7 +9,7 @@ import { parseBeylaLog } from '../src/beyla/parse-beyla-log.js';
 import { scrubEnv } from '../src/beyla/scrub-env.js';
 import { CrashPolicy, backoffMs } from '../src/lifecycle/crash-policy.js';
 import { findBeylaBinary } from '../src/beyla/find-beyla-binary.js';
-import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
+import { pickFreePorts, readEphemeralRange } from '../src/beyla/pick-free-ports.js';
 import { instrumentedByName } from '../src/beyla/check-instrumented.js';
 
 describe('parseBeylaLog', () => {
@@ -127,6 +127,37 @@ describe('small helpers', () => {
     const first = await pickFreePorts(3);
     const second = await pickFreePorts(3, { avoid: first });
     assert.equal(new Set([...first, ...second]).size, 6);
+  });
+
+  test('pickFreePorts takes ports above the ephemeral range, where no automatic port choice lands, then falls back to it', async () => {
+    const range = readEphemeralRange();
+    assert.ok(range, 'this host has a readable ip_local_port_range');
+    if (range.to < 65535) {
+      const above = await pickFreePorts(3);
+      assert.ok(above.every((p) => p > range.to && p <= 65535), `${above.join(',')} not above ${range.from}-${range.to}`);
+    }
+    // With nothing above the range, the OS's listen(0) gives ports inside it.
+    const inside = await pickFreePorts(3, { ephemeralRange: { from: range.from, to: 65535 } });
+    assert.ok(inside.every((p) => p >= range.from && p <= range.to), `${inside.join(',')} not in ${range.from}-${range.to}`);
+    // Avoided ranges hold above the range too.
+    if (range.to < 65535) {
+      const avoided = { from: range.to + 1, to: 65535 - 3 };
+      const left = await pickFreePorts(3, { avoidRanges: [avoided] });
+      assert.ok(left.every((p) => p < avoided.from || p > avoided.to), `${left.join(',')} inside the avoided ${avoided.from}-${avoided.to}`);
+    }
+  });
+
+  test('readEphemeralRange reads ip_local_port_range, and null when the file is missing or odd', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'coral-range-'));
+    try {
+      await writeFile(join(dir, 'ok'), '32768\t60999\n');
+      await writeFile(join(dir, 'odd'), '60999 32768\n');
+      assert.deepEqual(readEphemeralRange(join(dir, 'ok')), { from: 32768, to: 60999 });
+      assert.equal(readEphemeralRange(join(dir, 'odd')), null);
+      assert.equal(readEphemeralRange(join(dir, 'missing')), null);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('instrumentedByName sums beyla_instrumented_processes by process_name', () => {
