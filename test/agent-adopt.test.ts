@@ -1,30 +1,24 @@
 // An agent SIGKILLed (after a swap, or in the middle of one) and started again: the Beyla it left keeps instrumenting; a matching one is adopted, others stop only once the new one is ready.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { coralYaml, createDaemonHarness, isAlive, waitUntil, type DaemonHarness, type LogRecord } from './support/daemon-harness.js';
+import { readFile } from 'node:fs/promises';
+import { createDaemonHarness, isAlive, waitUntil, type DaemonHarness, type LogRecord } from './support/daemon-harness.js';
 import { InstrumentationSampler } from './support/instrumentation-sampler.js';
+import { startListeningProcess } from './support/listening-process.js';
 
 const EBPF_LOAD_MS = 2000;
 
-interface Service { child: ChildProcess; port: number; pid: number }
+interface Service { port: number; pid: number }
 
 /** A process listening on a port the OS picks (what Beyla instruments). */
 async function startService(t: TestContext): Promise<Service> {
-  const child = spawn(process.execPath, ['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port)); setInterval(() => {}, 1e9);"], { stdio: ['ignore', 'pipe', 'ignore'] });
-  t.after(() => { child.kill('SIGKILL'); });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return { child, port: Number(line), pid: child.pid ?? 0 };
+  const listener = await startListeningProcess(t);
+  return { port: listener.ports[0]!, pid: listener.pid };
 }
 
 /** The harness's agent with a 2 s eBPF load delay in every Beyla double and instant discovery. */
 async function agent(t: TestContext, services: Service[]): Promise<DaemonHarness> {
-  const h = await createDaemonHarness(t, { debounce: '50ms', env: { FAKE_BEYLA_EBPF_LOAD_MS: String(EBPF_LOAD_MS) } });
-  const yaml = coralYaml({ dir: h.dir, debounce: '50ms', maxWait: '5s' })
-    .replace('    shutdown_timeout: 2s\n', '    shutdown_timeout: 2s\n    config:\n      discovery: { poll_interval: 100ms, min_process_age: 0s }\n');
-  await writeFile(h.configPath, yaml);
+  const h = await createDaemonHarness(t, { debounce: '50ms', fastDiscovery: true, env: { FAKE_BEYLA_EBPF_LOAD_MS: String(EBPF_LOAD_MS) } });
   for (const [i, s] of services.entries()) await h.writeDropIn(`s${i}.yaml`, `name: s${i}\nport: ${s.port}\nhealth: none\n`);
   return h;
 }
@@ -59,7 +53,9 @@ test('agent SIGKILLed after a swap: the next agent adopts the Beyla it left (sam
   await h.waitForReconcile('the first reconcile of the new agent', { fromIndex: mark, deadlineMs: 20_000 });
   const live = await h.waitForLivePorts(String(api.port), 20_000);
   await instrumenting(h, api, live?.pid); // by the Beyla that serves now (its line may be from the first run)
-  await new Promise((resolve) => setTimeout(resolve, 500)); // samples after the restart too
+  const adoptedAt = Date.now();
+  // Coverage samples after the adoption too (the sampler takes one every 50 ms).
+  await waitUntil('samples after the adoption', () => sampler.samples.filter((s) => s.at >= adoptedAt && s.checked.length > 0).length >= 5, 20_000);
   await sampler.stop();
   const checked = sampler.samples.filter((s) => s.checked.length > 0).length;
   assert.ok(checked > 5, `only ${checked} samples checked the port`);
@@ -74,7 +70,7 @@ test('agent SIGKILLed after a swap: the next agent adopts the Beyla it left (sam
   const record = await readFile(`${h.runtimeDir}/beyla-1.pid`, 'utf8');
   assert.match(record, new RegExp(`\\nowner ${h.pid} \\d+\\n`), 'the pid record names the new owner');
   await waitUntil('the stable address to serve the adopted instance\'s metrics', async () => /beyla_double_info\{/.test(await h.scrape()), 15_000);
-  t.diagnostic(`restart to adoption: ${Date.now() - restartedAt - 500} ms; ${checked} samples checked, 0 uncovered`);
+  t.diagnostic(`restart to adoption: ${adoptedAt - restartedAt} ms; ${checked} samples checked, 0 uncovered`);
   await h.stop(); // the adopted Beyla is stopped with the agent: nothing left running
   assert.equal(isAlive(first?.pid ?? 0), false);
 });
