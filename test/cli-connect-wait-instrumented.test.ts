@@ -1,23 +1,14 @@
 // `coral connect --wait` against the running daemon with real listeners and the double's eBPF load delay: it ends once the active Beyla instruments the listener, not when it selects the port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { coralAgentPath, createDaemonHarness, type DaemonHarness } from './support/daemon-harness.js';
+import { freePort } from './support/free-port.js';
 import { startListeningProcess } from './support/listening-process.js';
 import { runNode, type NodeRun } from './support/run-node.js';
 
 const coralPath = (): string => coralAgentPath().replace(/coral-agent\.js$/, 'coral.js');
 const coral = (h: DaemonHarness, args: string[]): Promise<NodeRun> => runNode(coralPath(), [...args, '--config', h.configPath]);
 const service = (name: string, port: number): string => `name: ${name}\nport: ${port}\nhealth: none\n`;
-
-/** A port nothing listens on (the OS picked it free, and it was closed again). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolveClose) => server.close(resolveClose));
-  return port;
-}
 
 test('connect --wait ends when the listener is instrumented (eBPF load waited out, phases named); a port nothing listens on ends once selected, and says so', async (t) => {
   const [web, api] = [await startListeningProcess(t), await startListeningProcess(t)];

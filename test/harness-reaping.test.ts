@@ -3,23 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isAlive, waitUntil } from './support/daemon-harness.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from './support/free-port.js';
 
 test('SIGKILL of a test process running a daemon harness: its agent and Beyla double die with it', async (t) => {
   const script = fileURLToPath(new URL('./support/harness-child.js', import.meta.url));
   const child = spawn(process.execPath, [script, String(await freePort())], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { child.kill('SIGKILL'); });
+  const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the harness child exited (${code}) before it was ready`)));
