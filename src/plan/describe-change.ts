@@ -59,17 +59,10 @@ function inEffect(state: FileState | undefined): Service[] {
   return [...byName.values()];
 }
 
-/** The same description from the merge's delta: only the files it names (no other file touches their ports or names). */
-function describeDelta(delta: SnapshotDelta): Change {
-  const before = delta.files.flatMap((f) => inEffect(f.before));
-  const after = delta.files.flatMap((f) => inEffect(f.after));
+/** The ports and service names that moved between `before` and `after`, with the files' lines. */
+function changeOf(before: readonly Service[], after: readonly Service[], files: string[]): Change {
   const oldPorts = mergeRanges(before.flatMap((s) => s.ports));
   const newPorts = mergeRanges(after.flatMap((s) => s.ports));
-  const files: string[] = [];
-  for (const f of delta.files) {
-    const line = f.after ? describeFile(f.before, f.after) : `${basename(f.file)} removed`;
-    if (line !== undefined) files.push(line);
-  }
   const oldNames = new Set(before.map((s) => s.name));
   const newNames = new Set(after.map((s) => s.name));
   return {
@@ -81,6 +74,16 @@ function describeDelta(delta: SnapshotDelta): Change {
   };
 }
 
+/** The same description from the merge's delta: only the files it names (no other file touches their ports or names). */
+function describeDelta(delta: SnapshotDelta): Change {
+  const files: string[] = [];
+  for (const f of delta.files) {
+    const line = f.after ? describeFile(f.before, f.after) : `${basename(f.file)} removed`;
+    if (line !== undefined) files.push(line);
+  }
+  return changeOf(delta.files.flatMap((f) => inEffect(f.before)), delta.files.flatMap((f) => inEffect(f.after)), files);
+}
+
 /** `delta`: what the incremental merge knows changed against `before` (then only those files are looked at). */
 export function describeChange(
   before: { services: readonly Service[]; files: readonly FileState[] } | undefined,
@@ -88,8 +91,6 @@ export function describeChange(
   delta?: SnapshotDelta,
 ): Change {
   if (delta && before) return describeDelta(delta);
-  const oldPorts = mergeRanges((before?.services ?? []).flatMap((s) => s.ports));
-  const newPorts = mergeRanges(after.services.flatMap((s) => s.ports));
   const oldFiles = new Map((before?.files ?? []).map((f) => [f.file, f]));
   const newFiles = new Map(after.files.map((f) => [f.file, f]));
   const files: string[] = [];
@@ -98,15 +99,7 @@ export function describeChange(
     if (line !== undefined) files.push(line);
   }
   for (const file of oldFiles.keys()) if (!newFiles.has(file)) files.push(`${basename(file)} removed`);
-  const oldNames = new Set((before?.services ?? []).map((s) => s.name));
-  const newNames = new Set(after.services.map((s) => s.name));
-  return {
-    added: subtractRanges(newPorts, oldPorts),
-    removed: subtractRanges(oldPorts, newPorts),
-    files,
-    servicesAdded: [...newNames].filter((n) => !oldNames.has(n)).sort(),
-    servicesRemoved: [...oldNames].filter((n) => !newNames.has(n)).sort(),
-  };
+  return changeOf(before?.services ?? [], after.services, files);
 }
 
 /** "ports +3000 -8080 (frontend.yaml added, api.yaml removed)"; "no port change (x.yaml invalid)". */
