@@ -34,14 +34,15 @@ test('connect --wait ends when the listener is instrumented (eBPF load waited ou
 
 test('connect --wait times out (75) naming the process not instrumented when the active Beyla selects the port but never instruments it', async (t) => {
   const web = await startListeningProcess(t);
-  // The eBPF load outlasts the 2 s deadline: the first instance is promoted without instrumenting web, and never does in this test.
-  const h = await createDaemonHarness(t, { fastDiscovery: true, readinessTimeout: '2s', env: { FAKE_BEYLA_EBPF_LOAD_MS: '60000' } });
+  // The eBPF load outlasts the 10 s deadline: the first instance is promoted without instrumenting web, and never does in this
+  // test. (A 2 s deadline was shorter than the double's own start on a loaded machine: /healthz did not answer in time.)
+  const h = await createDaemonHarness(t, { fastDiscovery: true, readinessTimeout: '10s', env: { FAKE_BEYLA_EBPF_LOAD_MS: '120000' } });
   await h.start();
   const port = web.ports[0]!;
-  const r = await coral(h, ['connect', `web:${port}:none`, '--wait', '--timeout', '8s']);
+  const r = await coral(h, ['connect', `web:${port}:none`, '--wait', '--timeout', '25s']);
   assert.equal(r.code, 75, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`^Beyla generation 1 selects port ${port}; waiting for it to instrument web pid ${web.pid} \\(port ${port}\\) \\.\\.\\. \\(\\d+s\\)$`, 'm'));
-  assert.match(r.stderr, new RegExp(`timed out after 8 s: port ${port} is not instrumented yet: web pid ${web.pid} \\(port ${port}\\)`));
+  assert.match(r.stderr, new RegExp(`timed out after 25 s: port ${port} is not instrumented yet: web pid ${web.pid} \\(port ${port}\\)`));
   assert.match(r.stderr, /hint: the service stays connected; check later with: coral status/);
   await h.stop();
 });
