@@ -76,7 +76,7 @@ function isLive(status: AgentStatus, ports: readonly PortRange[]): boolean {
     status.beyla.instances.some((i) => i.role === 'active');
 }
 
-/** Resolves when live; throws CoralError: INVALID_CONFIG (65), BEYLA_UNAVAILABLE (69), BEYLA_FAILED (70), TEMPORARY (75). */
+/** Resolves once the active generation instruments every listener on the ports (or selects them, none listening); throws CoralError: INVALID_CONFIG (65), BEYLA_UNAVAILABLE (69), BEYLA_FAILED (70), TEMPORARY (75). */
 export async function waitLive(opts: WaitLiveOptions): Promise<WaitLiveResult> {
   const { io } = opts;
   const pollMs = opts.pollMs ?? 250;
