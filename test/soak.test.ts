@@ -35,7 +35,8 @@ async function retainedHeapBytes(h: DaemonHarness, dir: string): Promise<number>
   process.kill(h.pid, 'SIGUSR2');
   const file = await waitUntil('the heap snapshot file', () => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot')) ?? false, 60_000);
   // The snapshot is written on the agent's main thread: once it answers again, the file is whole.
-  await h.status();
+  // Writing it took over 10 s at a load average of 20; the deadline is for a wedged agent.
+  await h.status(180_000);
   type Snapshot = { snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } }; nodes: number[] };
   const snapshot = JSON.parse(await readFile(join(dir, file), 'utf8')) as Snapshot;
   const { node_fields: fields, node_types: [typeNames] } = snapshot.snapshot.meta;

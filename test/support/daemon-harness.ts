@@ -278,8 +278,8 @@ export class DaemonHarness {
 
   /** GET /v1/status on the control socket. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async status(): Promise<any> {
-    const response = await controlRequest({ socketPath: this.socketPath, method: 'GET', path: '/v1/status', timeoutMs: 10_000 });
+  async status(timeoutMs = 10_000): Promise<any> {
+    const response = await controlRequest({ socketPath: this.socketPath, method: 'GET', path: '/v1/status', timeoutMs });
     if (response.status !== 200) throw new Error(`GET /v1/status answered ${response.status}: ${JSON.stringify(response.body)}`);
     return response.body;
   }
