@@ -13,7 +13,8 @@ export interface ListeningProcess {
 
 /** Starts a process listening on `count` ports (default 1); resolves once every one is bound. */
 export async function startListeningProcess(t: AfterHook, count = 1): Promise<ListeningProcess> {
-  const child = spawn(process.execPath, ['-e', `
+  // setpriv --pdeathsig: a test process killed by a file timeout takes it along (t.after does not run then).
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, '-e', `
     const net = require('node:net');
     Promise.all(Array.from({ length: ${count} }, () => new Promise((ok) => {
       const server = net.createServer((socket) => socket.end());
