@@ -60,8 +60,9 @@ test('coral status shows per service the generation and pids that instrument it,
 
 test('a first instance promoted at the readiness deadline is shown plainly, naming what it did not instrument', async (t) => {
   const web = await startListeningProcess(t);
-  // The eBPF load outlasts the 2 s deadline: the first instance (no older one to keep) is promoted with a warning.
-  const h = await createDaemonHarness(t, { fastDiscovery: true, readinessTimeout: '2s', env: { FAKE_BEYLA_EBPF_LOAD_MS: '60000' }, dropIns: { 'web.yaml': service('web', web.ports[0]!) } });
+  // The eBPF load outlasts the 10 s deadline: the first instance (no older one to keep) is promoted with a warning. (A
+  // shorter deadline can end before the double's own /healthz answers on a loaded machine: a failed start, not this case.)
+  const h = await createDaemonHarness(t, { fastDiscovery: true, readinessTimeout: '10s', env: { FAKE_BEYLA_EBPF_LOAD_MS: '120000' }, dropIns: { 'web.yaml': service('web', web.ports[0]!) } });
   await h.start();
   const r = await coral(h, ['status']);
   assert.equal(r.code, 0, r.stderr);
