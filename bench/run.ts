@@ -47,11 +47,15 @@ const BENCHES: Bench[] = [
   {
     name: 'connect-agent',
     load: () => import('./connect-agent.js') as never,
-    options: { rounds: 5 },
+    options: { rounds: 9 },
     gates: [
-      // Goals: <= 2x node -e 0, and the N=10,000 time <= 1.2x the N=10 time. Bounds at today's values (see docs/reliability.md).
-      { figure: 'connect_over_node_n10', meaning: 'coral connect wall time with the agent running (10 drop-ins) / node -e 0', max: 7, aim: 2 },
-      { figure: 'n10000_over_n10', meaning: 'coral connect with 10,000 drop-ins / with 10 (each over node -e 0 beside it)', max: 4, aim: 1.2 },
+      // Goals: <= 2x node -e 0, and the N=10,000 time <= 1.2x the N=10 time. Both met in some runs and not in others
+      // on the shared machine (1.76-2.14x and 0.87-1.40 at load average 17-29), so the bounds sit above that spread
+      // and the aims are the goals (docs/reliability.md). Was 4.2-4.7x and 2.95.
+      { figure: 'connect_over_node_n10', meaning: 'coral connect wall time with the agent running (10 drop-ins) / node -e 0', max: 3, aim: 2 },
+      { figure: 'connect_over_node_n1000', meaning: 'the same with 1,000 drop-ins / node -e 0', max: 3, aim: 2 },
+      { figure: 'connect_over_node_n10000', meaning: 'the same with 10,000 drop-ins / node -e 0', max: 3.5, aim: 2 },
+      { figure: 'n10000_over_n10', meaning: 'coral connect with 10,000 drop-ins / with 10 (each over node -e 0 beside it)', max: 2, aim: 1.2 },
     ],
   },
   {
