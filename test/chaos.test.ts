@@ -3,13 +3,13 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { formatRanges, mergeRanges } from '../src/config/ports.js';
 import { createDaemonHarness, isAlive, isSwapLog, waitUntil, type DaemonHarness, type LiveInstance } from './support/daemon-harness.js';
+import { freePort } from './support/free-port.js';
 import { InstrumentationSampler } from './support/instrumentation-sampler.js';
 import { startListeningProcess, type ListeningProcess } from './support/listening-process.js';
 
@@ -20,15 +20,6 @@ const EBPF_LOAD_MS = 1000;
 /** "34001,40002-40003": the ports as the double reports them (sorted, merged). */
 const portsText = (ports: readonly number[]): string => formatRanges(mergeRanges(ports.map((p) => ({ from: p, to: p }))));
 const oneService = (name: string, port: number): string => `name: ${name}\nport: ${port}\nhealth: none\n`;
-
-/** A port nothing listens on (the OS picked it free, and it was closed again). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolveClose) => server.close(resolveClose));
-  return port;
-}
 
 interface Chaos {
   h: DaemonHarness;
@@ -104,7 +95,7 @@ describe('chaos: Beyla processes', () => {
     }, 10_000);
     const selectedAt = Date.now();
     const restoredAt = await covered(c, sampler, selectedAt);
-    await delay(300); // a few more samples after the restore
+    await waitUntil('a few more samples after the restore', () => sampler.samples.filter((s) => s.at > restoredAt).length >= 5);
     await sampler.stop();
     assert.notEqual(back.pid, first.pid);
     // The one allowed gap: from the kill until the replacement instruments the listeners. Everything else covered.
