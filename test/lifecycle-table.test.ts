@@ -166,6 +166,34 @@ describe('Beyla lifecycle decisions', () => {
     assert.equal(state.crashes.circuitOpen, true);
   });
 
+  test("probes that fail for the agent's own reasons are counted apart, never start a replacement, and a resync follows the next answer after a lack of fds", () => {
+    const ready = statesByPhase().ready;
+    const own = (at: number, ownFault: 'emfile' | 'event_loop_lag'): LifecycleEvent => ({ type: 'liveness', at, generation: 1, ok: false, probe: '/healthz on 127.0.0.1:9', detail: 'connect EMFILE', ownFault });
+    const answered = (at: number): LifecycleEvent => ({ type: 'liveness', at, generation: 1, ok: true, probe: '/healthz on 127.0.0.1:9', detail: 'answered' });
+    const faults = Array.from({ length: 10 }, (_, i) => own(AT + 10 + i, 'emfile'));
+    const during = drive(faults, ready);
+    assert.equal(during.state.phase.phase, 'ready');
+    assert.equal(activeOf(during.state)?.livenessFailures, 0);
+    assert.deepEqual(activeOf(during.state)?.ownFaults, { count: 10, resources: true });
+    const counted = faults.reduce((r, e) => {
+      const next = step(r.state, e);
+      return { state: next.state, effects: [...r.effects, ...next.effects] };
+    }, { state: ready, effects: [] as ReturnType<typeof step>['effects'] });
+    assert.equal(counted.effects.some((e) => e.type === 'spawn'), false);
+    assert.deepEqual(counted.effects.filter((e) => e.type === 'count-own-fault'), faults.map(() => ({ type: 'count-own-fault', reason: 'emfile' })));
+    const back = step(during.state, answered(AT + 30));
+    assert.deepEqual(back.effects.filter((e) => e.type !== 'log'), [{ type: 'resync' }]);
+    assert.deepEqual(activeOf(back.state)?.ownFaults, { count: 0, resources: false });
+    // Event-loop stalls cost no descriptors: no resync after them.
+    const lagged = drive([own(AT + 40, 'event_loop_lag'), own(AT + 41, 'event_loop_lag'), own(AT + 42, 'event_loop_lag')], back.state);
+    assert.equal(lagged.state.phase.phase, 'ready');
+    assert.deepEqual(step(lagged.state, answered(AT + 50)).effects.filter((e) => e.type !== 'log'), []);
+    // Own faults between real failures do not break the run of failures: Beyla's own silence still counts.
+    const fail = (at: number): LifecycleEvent => ({ type: 'liveness', at, generation: 1, ok: false, probe: '/healthz on 127.0.0.1:9', detail: 'timeout' });
+    const mixed = drive([fail(AT + 60), own(AT + 61, 'emfile'), fail(AT + 62), own(AT + 63, 'event_loop_lag'), fail(AT + 64)], ready);
+    assert.ok(mixed.effects.some((e) => e.type === 'spawn' && e.reason === 'unresponsive'));
+  });
+
   test('three failed liveness probes start a replacement on the same config; once it is ready the hung one is SIGKILLed', () => {
     let state = statesByPhase().ready;
     const probe = (at: number): LifecycleEvent => ({ type: 'liveness', at, generation: 1, ok: false, probe: '/healthz on 127.0.0.1:9', detail: 'timeout' });

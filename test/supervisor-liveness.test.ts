@@ -11,6 +11,8 @@ import { Writable } from 'node:stream';
 import client from 'prom-client';
 import { createLogger } from '../src/log.js';
 import { fetchText } from '../src/beyla/fetch-text.js';
+import { ownFaultOf } from '../src/beyla/probe-liveness.js';
+import { CoralError } from '../src/errors.js';
 import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
@@ -122,6 +124,59 @@ describe('BeylaSupervisor liveness of the active instance', () => {
     assert.equal(logs.some((l) => /unresponsive/.test(String(l.msg))), false);
     assert.equal(metricValue(await registry.metrics(), 'beyla_restarts_total{reason="unresponsive"}'), 0);
     assert.equal(metricValue(await registry.metrics(), 'beyla_restarts_total{reason="config_change"}'), 2);
+  });
+});
+
+/** Blocks this process's event loop for `ms` (a real stall: no callback, timer or socket read runs meanwhile). */
+function stallEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+describe('ownFaultOf: which failed probes are the agent\'s fault', () => {
+  const failure = (cause: Error, details: Record<string, unknown> = {}): CoralError => new CoralError('TEMPORARY', 'GET http://127.0.0.1:9/healthz failed', { cause, details });
+  const errno = (code: string): Error => Object.assign(new Error(`connect ${code} 127.0.0.1:9`), { code });
+  test('no descriptor, socket or memory for the probe is the agent\'s fault', () => {
+    assert.equal(ownFaultOf(failure(errno('EMFILE')), null, 1000), 'emfile');
+    assert.equal(ownFaultOf(failure(errno('ENFILE')), null, 1000), 'enfile');
+    assert.equal(ownFaultOf(failure(errno('ENOBUFS')), null, 1000), 'resources');
+  });
+  test('a timeout is the agent\'s fault only when Beyla held the request for less than half the deadline', () => {
+    const timeout = failure(new Error('no answer within 1000 ms'), { timed_out: true });
+    assert.equal(ownFaultOf(timeout, null, 1000), 'event_loop_lag', 'never connected: the request never went out');
+    assert.equal(ownFaultOf(timeout, 120, 1000), 'event_loop_lag');
+    assert.equal(ownFaultOf(timeout, 990, 1000), undefined);
+    assert.equal(ownFaultOf(failure(errno('ECONNREFUSED')), null, 1000), undefined, 'a refused connection is Beyla gone');
+    assert.equal(ownFaultOf(failure(errno('ECONNRESET')), 5, 1000), undefined);
+  });
+});
+
+describe("BeylaSupervisor liveness: the agent's own faults", () => {
+  test('event-loop stalls longer than the probe deadline never make a healthy Beyla "unresponsive"', async (t) => {
+    const s = await setup(t);
+    const timeoutMs = 200;
+    const { sup, logs, registry } = startSupervisor(t, s, { livenessIntervalMs: 20, livenessFailures: 2, livenessTimeoutMs: timeoutMs });
+    assert.equal((await sup.apply(desired(8080))).result, 'started');
+    const pid = activePid(sup);
+    // Stall after stall with only one turn of the loop between: each probe's deadline passes while
+    // the loop is blocked, whether its request went out before the stall or not.
+    for (let i = 0; i < 12; i += 1) {
+      await new Promise((resolveTurn) => setImmediate(resolveTurn));
+      stallEventLoop(timeoutMs * 2);
+    }
+    // Let the queued probe results reach the lifecycle.
+    await waitFor('the probes after the stalls', async () => {
+      await new Promise((resolveTurn) => setTimeout(resolveTurn, timeoutMs));
+      return true;
+    });
+    const text = await registry.metrics();
+    // A probe whose request Beyla held for most of its deadline still counts (the double itself may
+    // wait for a CPU on a loaded machine), but never two in a row: the stalls are not Beyla's.
+    const held = logs.filter((l) => l.msg === 'active Beyla did not answer its liveness probe').length;
+    t.diagnostic(`probes held against Beyla ${held}; own faults (event_loop_lag) ${metricValue(text, 'coral_agent_beyla_liveness_own_faults_total{reason="event_loop_lag"}')}`);
+    assert.equal(logs.some((l) => /unresponsive/.test(String(l.msg))), false);
+    assert.equal(metricValue(text, 'beyla_restarts_total{reason="unresponsive"}'), 0);
+    assert.equal(activePid(sup), pid);
+    assert.equal(sup.status().generation, 1);
   });
 });
 

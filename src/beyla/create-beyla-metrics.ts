@@ -1,6 +1,7 @@
 // The supervisor's Prometheus metrics, registered on the agent's registry.
 import client from 'prom-client';
 import type { OutputLimitCounters } from './beyla-instance.js';
+import { OWN_FAULTS } from '../lifecycle/types.js';
 import { READINESS_FAILURE_REASONS } from './probe-readiness.js';
 
 export type RestartReason = 'config_change' | 'crash' | 'unresponsive';
@@ -23,6 +24,8 @@ export interface BeylaMetrics {
   swapSeconds: client.Histogram;
   /** `coral_agent_beyla_scrape_errors_total`: shared with the stable metrics server (get-or-create). */
   scrapeErrors: client.Counter;
+  /** `coral_agent_beyla_liveness_own_faults_total{reason}`: liveness probes that failed for the agent's own reasons. */
+  livenessOwnFaults: client.Counter<'reason'>;
   /** `coral_agent_beyla_log_lines_dropped_total`: Beyla output lines not forwarded into the agent's log (rate limit). */
   logLinesDropped: client.Counter;
   /** `coral_agent_beyla_log_lines_truncated_total`: Beyla output lines cut at the line cap. */
@@ -94,6 +97,13 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
     registers,
   });
   for (const reason of READINESS_FAILURE_REASONS) readinessFailures.inc({ reason }, 0);
+  const livenessOwnFaults = new client.Counter({
+    name: 'coral_agent_beyla_liveness_own_faults_total',
+    help: "Liveness probes of the active Beyla that failed for the agent's own reasons and were not counted against Beyla, by reason (emfile, enfile, resources, event_loop_lag).",
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  for (const reason of OWN_FAULTS) livenessOwnFaults.inc({ reason }, 0);
   return {
     restarts,
     discoveryPortsCount: new client.Gauge({
@@ -104,6 +114,7 @@ export function createBeylaMetrics(registry: client.Registry): BeylaMetrics {
     up: new client.Gauge({ name: 'coral_agent_beyla_up', help: '1 while a Beyla instance is active and ready, else 0.', registers }),
     generation: new client.Gauge({ name: 'coral_agent_beyla_generation', help: 'Generation number of the active Beyla instance.', registers }),
     readinessFailures,
+    livenessOwnFaults,
     handoverSeconds: new client.Histogram({
       name: 'coral_agent_beyla_handover_duration_seconds',
       help: 'Time from a new Beyla instance spawned to it instrumenting every process the old one did and every selected listener (eBPF load included).',

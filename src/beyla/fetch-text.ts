@@ -5,6 +5,8 @@ import { CoralError } from '../errors.js';
 export interface FetchTextOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called when the connection is made (the request goes out then). */
+  onConnect?: () => void;
 }
 
 /**
@@ -22,7 +24,9 @@ export function fetchText(url: string, opts: FetchTextOptions): Promise<string> 
       request.destroy();
       reject(new CoralError('TEMPORARY', `GET ${url} ${what}`, { cause, details: { url, ...details } }));
     };
-    const timer = setTimeout(() => fail('failed', new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    // At the deadline, one turn of the event loop first: an answer that arrived while the loop was
+    // blocked is read before the request is given up.
+    const timer = setTimeout(() => setImmediate(() => fail('failed', new Error(`no answer within ${opts.timeoutMs} ms`), { timed_out: true })), opts.timeoutMs);
     const onAbort = (): void => fail('failed', opts.signal?.reason ?? new Error('aborted'));
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -45,6 +49,7 @@ export function fetchText(url: string, opts: FetchTextOptions): Promise<string> 
       });
     });
     request.on('error', (error) => fail('failed', error));
+    if (opts.onConnect) request.once('socket', (socket) => socket.once('connect', () => opts.onConnect?.()));
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -83,6 +83,8 @@ export interface BeylaSupervisorOptions {
   onPromote?: (from: PromotedExport, to: PromotedExport) => Promise<void>;
   /** Environment added to one generation's Beyla (its OTLP relay endpoint). */
   instanceEnv?: (generation: number) => Record<string, string>;
+  /** Re-read the whole configuration now (the agent has file descriptors again after running out). */
+  onResync?: () => void;
 }
 
 export interface PromotedExport {

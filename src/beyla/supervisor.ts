@@ -71,6 +71,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private readonly stopped: Promise<void>;
   private readonly onPromote: BeylaSupervisorOptions['onPromote'];
   private readonly extraEnv: BeylaSupervisorOptions['instanceEnv'];
+  private readonly onResync: BeylaSupervisorOptions['onResync'];
   private markStopped: () => void = () => undefined;
 
   constructor(opts: BeylaSupervisorOptions) {
@@ -95,6 +96,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     if (opts.onState) this.on('state', opts.onState);
     this.onPromote = opts.onPromote;
     this.extraEnv = opts.instanceEnv;
+    this.onResync = opts.onResync;
     this.chain = Promise.resolve();
     // Survivors of a killed agent first: they keep instrumenting until an instance of ours is ready (or are adopted).
     if (opts.settings.enabled) this.enqueue(() => takeSurvivors({ runtimeDir: this.runtimeDir, graceMs: opts.settings.shutdownTimeoutMs + this.timing.stopMarginMs, logger: this.log, signal: this.abort.signal, track: (i) => this.track(i) }));
@@ -286,6 +288,8 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       }
       case 'count-restart': this.metrics.restarts.inc({ reason: effect.reason }); return;
       case 'count-readiness-failure': this.metrics.readinessFailures.inc({ reason: effect.reason }); return;
+      case 'count-own-fault': this.metrics.livenessOwnFaults.inc({ reason: effect.reason }); return;
+      case 'resync': this.onResync?.(); return;
       case 'observe-handover': this.metrics.handoverSeconds.observe(effect.seconds); return;
       case 'observe-swap': this.metrics.swapSeconds.observe(effect.seconds); return;
       case 'log': this.log[effect.level](effect.fields, effect.msg); return;

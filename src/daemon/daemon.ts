@@ -125,6 +125,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return continuity.promote(from, to);
     },
     instanceEnv: (generation): Record<string, string> => otlp.instanceEnv(generation),
+    // Watch events may have been lost while the agent had no file descriptors: resync at once.
+    onResync: () => onDirty({ kind: 'resync', event: 'fds_recovered' }),
   });
   beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });

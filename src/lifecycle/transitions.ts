@@ -122,7 +122,7 @@ export function recordCrash(d: Draft, target: Target, generation: number, what: 
 export function promote(d: Draft, candidate: Candidate): void {
   const old = activeOf(d.s);
   const startedAt = candidate.spawnedAt ?? d.at;
-  const active: Active = { generation: candidate.generation, target: candidate.target, pid: candidate.pid, startedAt, livenessFailures: 0, hung: null };
+  const active: Active = { generation: candidate.generation, target: candidate.target, pid: candidate.pid, startedAt, livenessFailures: 0, ownFaults: { count: 0, resources: false }, hung: null };
   const durationMs = d.at - candidate.decidedAt;
   d.s = {
     ...d.s,

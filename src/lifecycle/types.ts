@@ -40,6 +40,12 @@ export interface Active {
   pid: number | null;
   startedAt: number;
   livenessFailures: number;
+  /**
+   * Probes since its last answer that failed for the agent's own reasons (out of file descriptors,
+   * its event loop stalled): never counted against Beyla. `resources` once one was a lack of fds,
+   * sockets or memory, which may have cost config watch events too.
+   */
+  ownFaults: { count: number; resources: boolean };
   /** Why it counts as hung (no longer answering /healthz): replaced, then SIGKILLed. */
   hung: string | null;
 }
@@ -146,11 +152,19 @@ export type LifecycleEvent =
   | { type: 'not-ready'; at: number; generation: number; message: string; cannotRun: boolean; reason?: string }
   | { type: 'exited'; at: number; generation: number; description: string; exitCode: number | null; signal: string | null }
   | { type: 'fatal'; at: number; generation: number; line: string }
-  | { type: 'liveness'; at: number; generation: number; ok: boolean; probe: string; detail: string }
+  /** A liveness probe; `ownFault` (with ok false) when it failed for the agent's own reasons, not Beyla's. */
+  | { type: 'liveness'; at: number; generation: number; ok: boolean; probe: string; detail: string; ownFault?: OwnFault }
   | { type: 'timer'; at: number; timer: TimerName }
   | { type: 'stop'; at: number }
   /** What the driver found at start: Beyla instances whose agent is gone (pid record, start time and command line checked). */
   | { type: 'survivors'; at: number; survivors: Array<Omit<Survivor, 'adoptable'>> };
+
+/**
+ * Why a probe said nothing about Beyla: the agent ran out of file descriptors (`emfile`, `enfile`),
+ * of sockets or memory (`resources`), or its event loop stalled past the probe's deadline (`event_loop_lag`).
+ */
+export type OwnFault = 'emfile' | 'enfile' | 'resources' | 'event_loop_lag';
+export const OWN_FAULTS: readonly OwnFault[] = ['emfile', 'enfile', 'resources', 'event_loop_lag'];
 
 export type EventType = LifecycleEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = ['desired', 'spawned', 'spawn-failed', 'ready', 'not-ready', 'exited', 'fatal', 'liveness', 'timer', 'stop', 'survivors'];
@@ -175,6 +189,10 @@ export type Effect =
   | { type: 'replan' }
   | { type: 'count-restart'; reason: RestartReason }
   | { type: 'count-readiness-failure'; reason: string }
+  /** A liveness probe that failed for the agent's own reasons. */
+  | { type: 'count-own-fault'; reason: OwnFault }
+  /** Re-read the whole configuration now: the agent was short of resources and may have lost watch events. */
+  | { type: 'resync' }
   | { type: 'observe-swap'; seconds: number }
   /** From the candidate's spawn to it instrumenting what it must (handover readiness). */
   | { type: 'observe-handover'; seconds: number }
