@@ -25,7 +25,12 @@ test('--wait names the debounce and the generation being started; status has one
   assert.ok(!progress.some((l) => /generation 0|waiting for coral-agent to read/.test(l)), connect.stderr);
   assert.match(connect.stdout, /^Selected: port 8080 in Beyla generation 2 \(after [\d.]+s\); no process listens on 8080 yet/m);
 
-  const swapped = await h.status();
+  // The agent wrote api.yaml itself; its own watch event may still be in a (no-change) reconcile
+  // when --wait returns, so the phase is awaited rather than sampled once.
+  const swapped = await waitUntil('the agent to be idle after the swap', async () => {
+    const s = await h.status();
+    return s.phase?.name === 'idle' ? s : false;
+  }, 30_000);
   assert.deepEqual([swapped.generation, swapped.applied.generation, swapped.beyla.generation], [2, 2, 2]);
   assert.deepEqual(swapped.phase, { name: 'idle' });
 
