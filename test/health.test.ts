@@ -208,3 +208,47 @@ test('aborting the signal stops the checks and drops the series', async (t) => {
   monitor.update([service('api', port, {})]);
   assert.deepEqual(monitor.status(), {}, 'a closed monitor ignores updates');
 });
+
+test('checks of many services are capped: never more in flight than maxConcurrent', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const server = http.createServer((_req, res) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    setTimeout(() => {
+      inFlight--;
+      res.end('ok');
+    }, 100);
+  });
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger } = captureLogger();
+  const controller = new AbortController();
+  const monitor = new HealthMonitor({ logger, registry: new client.Registry(), defaults: DEFAULTS, signal: controller.signal, maxConcurrent: 3, maxPerSecond: 10_000 });
+  t.after(() => controller.abort());
+  const names = Array.from({ length: 12 }, (_, i) => `svc-${i}`);
+  monitor.update(names.map((name) => service(name, port, { kind: 'http', intervalMs: 60_000 })));
+  await Promise.all(names.map((name) => waitFor(monitor, name, (h) => h.state === 'up')));
+  assert.ok(most <= 3, `${most} checks in flight at once (cap 3)`);
+});
+
+test('check starts are spread at maxPerSecond, and checks that cannot keep their interval are logged as late once', async (t) => {
+  const server = net.createServer((socket) => socket.end());
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger, lines } = captureLogger();
+  const controller = new AbortController();
+  // 10 a second: 20 checks due at once take at least ~1.8 s to start (a 100 ms burst allowed), more than their 1 s interval.
+  const monitor = new HealthMonitor({ logger, registry: new client.Registry(), defaults: DEFAULTS, signal: controller.signal, maxPerSecond: 10 });
+  t.after(() => controller.abort());
+  const started: number[] = [];
+  monitor.on('check', () => started.push(performance.now()));
+  const names = Array.from({ length: 20 }, (_, i) => `svc-${i}`);
+  const first = performance.now();
+  monitor.update(names.map((name) => service(name, port, { intervalMs: 1000 })));
+  await Promise.all(names.map((name) => waitFor(monitor, name, (h) => h.state === 'up')));
+  const spanMs = Math.max(...started.slice(0, 20)) - first;
+  assert.ok(spanMs >= 1500, `20 checks at 10 a second all finished within ${Math.round(spanMs)} ms`);
+  const late = lines.filter((l) => l.msg === 'health checks run late: more are due than the agent starts (services are checked less often than their interval)');
+  assert.equal(late.length, 1, 'logged once while the backlog lasts');
+});

@@ -26,7 +26,18 @@ export interface HealthMonitorOptions {
   defaults: HealthDefaults;
   /** Aborting it closes the monitor. */
   signal?: AbortSignal;
+  /** Checks in flight at once, over every service. Default 64. */
+  maxConcurrent?: number;
+  /** Checks started per second, over every service. Default 250 (20,000 services every 10 s would be 2,000). */
+  maxPerSecond?: number;
 }
+
+/** How far the start budget may lag behind the clock: a burst of this many ms worth of checks may start at once. */
+const BURST_MS = 100;
+/** Checks waiting for the budget start in batches this far apart: each wake-up of the agent costs more than a check. */
+const PUMP_MS = 50;
+export const DEFAULT_MAX_CONCURRENT_CHECKS = 64;
+export const DEFAULT_MAX_CHECKS_PER_SECOND = 250;
 
 /** Events: 'check' (name, health) after every finished check; 'change' (name, health, previous) on a state change. */
 export interface HealthMonitorEvents {
@@ -53,6 +64,8 @@ interface Watch {
   timer: NodeJS.Timeout | undefined;
   inFlight: AbortController | undefined;
   stopped: boolean;
+  /** When its check became due and joined the queue (ms, performance.now()); undefined when not queued. */
+  queuedAtMs: number | undefined;
 }
 
 function probeOf(service: Service): Probe | undefined {
@@ -72,6 +85,11 @@ function sameProbe(a: Probe | undefined, b: Probe | undefined): boolean {
 }
 
 /**
+ * Due checks wait in one queue and start at most `maxPerSecond` a second (spread evenly, a short
+ * burst allowed) with at most `maxConcurrent` in flight: with thousands of services their checks
+ * are spread out, and a check that cannot start in time runs late (logged once) rather than
+ * taking the agent's CPU.
+ *
  * Checks each service on the first port of its first range, one check at a time per service, the next
  * starting `intervalMs` after the previous one finished. States: 'unknown' until the first verdict;
  * the first success from 'unknown' is 'up' at once; `unhealthyThreshold` consecutive failures make it
@@ -85,9 +103,20 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private closed = false;
   private readonly onAbort = (): void => this.close();
   private readonly signal: AbortSignal | undefined;
+  private readonly maxConcurrent: number;
+  private readonly startGapMs: number;
+  /** Due checks, oldest first (`head` is the next; the array is compacted as it drains). */
+  private queue: Watch[] = [];
+  private head = 0;
+  private running = 0;
+  private nextStartAtMs = 0;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private lateLogged = false;
 
   constructor(opts: HealthMonitorOptions) {
     super();
+    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT_CHECKS);
+    this.startGapMs = 1000 / Math.max(1, opts.maxPerSecond ?? DEFAULT_MAX_CHECKS_PER_SECOND);
     this.logger = opts.logger.child({ component: 'health' });
     this.defaults = opts.defaults;
     const existing = opts.registry.getSingleMetric(GAUGE) as client.Gauge<'service'> | undefined;
@@ -142,6 +171,14 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.closed = true;
     this.signal?.removeEventListener('abort', this.onAbort);
     for (const watch of this.watches.values()) this.drop(watch);
+    clearTimeout(this.pumpTimer);
+    this.queue = [];
+    this.head = 0;
+  }
+
+  /** Checks waiting for a start slot now. */
+  get queued(): number {
+    return this.queue.length - this.head;
   }
 
   private add(spec: { name: string; probe: Probe | undefined; intervalMs: number; timeoutMs: number; kind: HealthKind; hasPorts: boolean }): void {
@@ -149,7 +186,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (spec.kind !== 'none' && !spec.hasPorts) health.lastError = 'the service has no port to check';
     const watch: Watch = {
       name: spec.name, probe: spec.probe, intervalMs: spec.intervalMs, timeoutMs: spec.timeoutMs, health,
-      consecutiveSuccesses: 0, timer: undefined, inFlight: undefined, stopped: false,
+      consecutiveSuccesses: 0, timer: undefined, inFlight: undefined, stopped: false, queuedAtMs: undefined,
     };
     this.watches.set(spec.name, watch);
     if (spec.probe) this.schedule(watch, 0);
@@ -168,11 +205,58 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     clearTimeout(watch.timer);
     watch.timer = setTimeout(() => {
       watch.timer = undefined;
-      this.runCheck(watch).catch((error: unknown) => {
-        this.logger.error({ err: error, service: watch.name }, 'health check handling failed');
-      });
+      this.enqueue(watch);
     }, delayMs);
     watch.timer.unref();
+  }
+
+  private enqueue(watch: Watch): void {
+    if (watch.stopped || watch.queuedAtMs !== undefined) return;
+    watch.queuedAtMs = performance.now();
+    this.queue.push(watch);
+    this.pump();
+  }
+
+  /** Start what the budget allows, oldest first; arm a timer for the next slot. */
+  private pump(): void {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    while (!this.closed && this.head < this.queue.length && this.running < this.maxConcurrent) {
+      const nowMs = performance.now();
+      if (nowMs < this.nextStartAtMs) {
+        this.pumpTimer = setTimeout(() => this.pump(), Math.max(PUMP_MS, Math.ceil(this.nextStartAtMs - nowMs)));
+        this.pumpTimer.unref();
+        return;
+      }
+      const watch = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      const waitedMs = nowMs - (watch.queuedAtMs ?? nowMs);
+      watch.queuedAtMs = undefined;
+      if (watch.stopped) continue;
+      this.nextStartAtMs = Math.max(nowMs - BURST_MS, this.nextStartAtMs) + this.startGapMs;
+      if (waitedMs > watch.intervalMs && !this.lateLogged) {
+        this.lateLogged = true;
+        this.logger.warn(
+          { service: watch.name, late_ms: Math.round(waitedMs), interval_ms: watch.intervalMs, checks: this.watches.size, max_per_second: Math.round(1000 / this.startGapMs), max_concurrent: this.maxConcurrent },
+          'health checks run late: more are due than the agent starts (services are checked less often than their interval)',
+        );
+      }
+      this.running++;
+      this.runCheck(watch)
+        .catch((error: unknown) => this.logger.error({ err: error, service: watch.name }, 'health check handling failed'))
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      this.lateLogged = false;
+    }
   }
 
   private async runCheck(watch: Watch): Promise<void> {
