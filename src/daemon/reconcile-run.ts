@@ -1,13 +1,13 @@
 // One reconcile run: read the snapshot, compute the desired state, apply it to Beyla, then record the result, metrics and status.
 import { IncrementalMerge } from '../config/merge-incremental.js';
-import { countPorts, formatRanges } from '../config/ports.js';
+import { countPorts } from '../config/ports.js';
 import type { Validators } from '../config/schema-validate.js';
 import type { AgentSettings, Diagnostic, Snapshot } from '../config/types.js';
 import type { ApplyOutcome, BeylaSupervisor } from '../beyla/supervisor.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics/create-agent-metrics.js';
-import { describeChange, formatChange, type Change } from '../plan/describe-change.js';
+import { describeChange, firstOf, formatChange, formatRangesCapped, SUMMARY_FILES, SUMMARY_RANGES, type Change } from '../plan/describe-change.js';
 import { desiredState } from '../plan/desired-state.js';
 import type { DropInCache } from '../store/drop-in-cache.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
@@ -117,7 +117,7 @@ export class ReconcileRun {
     if (outcome.result === 'swapped' || outcome.result === 'started') metrics.changeToApplied.observe(elapsedMs / 1000);
     metrics.recordReload(!loaded.mainValid || loaded.invalidFiles.length > 0 ? 'invalid' : outcome.result === 'failed' ? 'failed' : outcome.result === 'unchanged' ? 'unchanged' : 'success');
     metrics.generation.set(outcome.generation);
-    const fields = { reason: ctx.reason, generation: outcome.generation, result: outcome.result, ports_added: formatRanges(change.added), ports_removed: formatRanges(change.removed), files: change.files, elapsed_ms: elapsedMs };
+    const fields = { reason: ctx.reason, generation: outcome.generation, result: outcome.result, ports_added: formatRangesCapped(change.added, SUMMARY_RANGES), ports_removed: formatRangesCapped(change.removed, SUMMARY_RANGES), files: firstOf(change.files, SUMMARY_FILES), files_changed: change.files.length, elapsed_ms: elapsedMs };
     if (outcome.result === 'failed') ctx.logger.warn(fields, message);
     else if (outcome.result === 'unchanged' && change.files.length === 0) ctx.logger.debug(fields, message);
     else ctx.logger.info(fields, message);

@@ -102,11 +102,30 @@ export function describeChange(
   return changeOf(before?.services ?? [], after.services, files);
 }
 
-/** "ports +3000 -8080 (frontend.yaml added, api.yaml removed)"; "no port change (x.yaml invalid)". */
+/** At most `max` items, then how many more: a start-up with 20,000 drop-ins must not make a 400 KB log line. */
+export function firstOf(items: readonly string[], max: number): string[] {
+  return items.length > max ? [...items.slice(0, max), `+${items.length - max} more`] : [...items];
+}
+
+/** "3000,8080-8089", at most `maxRanges` ranges, then how many more. */
+export function formatRangesCapped(ranges: readonly PortRange[], maxRanges: number): string {
+  const shown = formatRanges(ranges.slice(0, maxRanges));
+  return ranges.length > maxRanges ? `${shown} (+${ranges.length - maxRanges} more)` : shown;
+}
+
+/** How many files and port ranges a change's one-line summary names (the full lists are in the status). */
+export const SUMMARY_FILES = 5;
+export const SUMMARY_RANGES = 10;
+
+/** "ports +3000 -8080 (frontend.yaml added, api.yaml removed)"; "no port change (x.yaml invalid)"; long lists cut to their first few. */
 export function formatChange(change: Change): string {
   const parts: string[] = [];
-  if (change.added.length > 0) parts.push(`+${formatRanges(change.added).split(',').join(' +')}`);
-  if (change.removed.length > 0) parts.push(`-${formatRanges(change.removed).split(',').join(' -')}`);
+  const list = (ranges: readonly PortRange[], sign: string): string => {
+    const shown = formatRanges(ranges.slice(0, SUMMARY_RANGES)).split(',').map((r) => `${sign}${r}`).join(' ');
+    return ranges.length > SUMMARY_RANGES ? `${shown} (+${ranges.length - SUMMARY_RANGES} more)` : shown;
+  };
+  if (change.added.length > 0) parts.push(list(change.added, '+'));
+  if (change.removed.length > 0) parts.push(list(change.removed, '-'));
   const head = parts.length > 0 ? `ports ${parts.join(' ')}` : 'no port change';
-  return change.files.length > 0 ? `${head} (${change.files.join(', ')})` : head;
+  return change.files.length > 0 ? `${head} (${firstOf(change.files, SUMMARY_FILES).join(', ')})` : head;
 }
