@@ -280,10 +280,15 @@ describe('BeylaSupervisor failures and lifecycle', () => {
     const faultDir = await mkdtemp(join(tmpdir(), 'coral-fault-'));
     t.after(() => rm(faultDir, { recursive: true, force: true }));
     const faultFile = join(faultDir, 'fault');
-    await writeFile(faultFile, 'fatal-log=0.8'); // taken by the first instance only
+    const trigger = join(faultDir, 'log-fatal-now');
+    // Taken by the first instance only; it logs its fatal line once the test creates `trigger`,
+    // after its promotion (a fixed delay could fall before it on a loaded machine, which fails
+    // the candidate's readiness instead).
+    await writeFile(faultFile, `fatal-log-on=${trigger}`);
     const h = await harness(t, { env: { FAKE_BEYLA_FAULT_FILE: faultFile }, timing: { initialBackoffMs: 100 } });
     assert.equal((await h.sup.apply(desired(8080))).result, 'started');
     const firstPid = activePid(h);
+    await writeFile(trigger, '');
     const recovered = await waitFor('the replacement to be ready', () => {
       const status = h.sup.status();
       return status.state === 'ready' && status.generation === 2 ? status : undefined;

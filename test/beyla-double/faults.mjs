@@ -29,6 +29,10 @@ export const parseFaults = (text) => {
       case 'never-ready': faults.neverReady = true; break;
       case 'hang-on-term': faults.hangOnTerm = true; break;
       case 'fatal-log': faults.fatalLogAfterSeconds = seconds(name, value); break;
+      case 'fatal-log-on':
+        if (!value) throw new Error('fault fatal-log-on needs the path of a file to wait for');
+        faults.fatalLogOnFile = value;
+        break;
       case 'slow-start': faults.slowStartSeconds = seconds(name, value); break;
       case 'exit-at-start': faults.exitAtStart = exitCode(name, value); break;
       case 'fork-child':
