@@ -68,6 +68,9 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   private readonly sharedScrape: SharedScrape;
   private lastEmitted = '';
   private lastCoverage: ServiceCoverage[] = [];
+  /** Bumped when the coverage changes: the state signature carries it instead of every service's entry. */
+  private coverageVersion = 0;
+  private lastCoverageText = '[]';
   private readonly stopped: Promise<void>;
   private readonly onPromote: BeylaSupervisorOptions['onPromote'];
   private readonly extraEnv: BeylaSupervisorOptions['instanceEnv'];
@@ -143,6 +146,11 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       selectors: desired?.selectors ?? [], services: desired?.services ?? [], instrumented: active ? this.instances.get(active.generation)?.instrumented ?? null : null,
       generation: active?.generation ?? 0, excludePorts: this.excludePorts, selfPid: process.pid,
     });
+    const text = JSON.stringify(result);
+    if (text !== this.lastCoverageText) {
+      this.lastCoverageText = text;
+      this.coverageVersion += 1;
+    }
     this.lastCoverage = result;
     return result;
   }
@@ -358,12 +366,20 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     };
   }
 
+  /**
+   * Emits the status when it changed. Runs after every event (a liveness probe every few seconds),
+   * so the signature is built from the machine's own status and a coverage version, not from every
+   * service's coverage: with 20,000 services that copy and its JSON were most of the idle agent's work.
+   */
   private emitState(): void {
-    const status = this.status();
-    const { instances, ...rest } = status;
-    const signature = JSON.stringify({ ...rest, handover: rest.handover ? [rest.handover.instrumented, rest.handover.expected] : null, instances: instances.map((i) => [i.generation, i.role]) });
+    const { instances, ...rest } = describeStatus(this.machine, this.instances, this.binary);
+    const candidate = instances.find((i) => i.role === 'candidate');
+    const progress = candidate ? this.handover.get(candidate.generation) : undefined;
+    const signature = JSON.stringify({
+      ...rest, coverage: this.coverageVersion, handover: progress ? [progress.instrumented, progress.expected] : null, instances: instances.map((i) => [i.generation, i.role]),
+    });
     if (signature === this.lastEmitted) return;
     this.lastEmitted = signature;
-    this.emit('state', status);
+    this.emit('state', this.status());
   }
 }
