@@ -125,8 +125,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return continuity.promote(from, to);
     },
     instanceEnv: (generation): Record<string, string> => otlp.instanceEnv(generation),
-    // Watch events may have been lost while the agent had no file descriptors: resync at once.
-    onResync: () => onDirty({ kind: 'resync', event: 'fds_recovered' }),
+    // Watch events may have been lost while the agent had no file descriptors: resync at once (the
+    // watcher also resolves services_dir again, which a lost event may have re-pointed).
+    onResync: () => (watcher ? watcher.resyncSoon('fds_recovered') : onDirty({ kind: 'resync', event: 'fds_recovered' })),
   });
   beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
