@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
 import type { BeylaExit, BeylaInstanceEvents } from './beyla-instance.js';
+import { GroupTermination, signalProcessGroup } from './group-termination.js';
 import { InstrumentedProcesses } from './instrumented-processes.js';
 import { processStartTime } from './process-start-time.js';
 import { isRunning } from './stop-orphans.js';
@@ -42,9 +43,8 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
   exit: BeylaExit | null = null;
   private readonly startTime: string | undefined;
   private readonly log: Logger;
-  private stopRequested = false;
   private poll: NodeJS.Timeout | undefined;
-  private killTimer: NodeJS.Timeout | undefined;
+  private readonly termination: GroupTermination;
 
   constructor(opts: AdoptedInstanceOptions) {
     super();
@@ -55,13 +55,16 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
     this.configFile = opts.configFile;
     this.digest = opts.digest;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: opts.pid, adopted: true });
+    // A SIGTERM only while the pid is still that process; a SIGKILL also once its group is all that is left.
+    this.termination = new GroupTermination((signal) => {
+      if (signal === 'SIGKILL' || this.alive()) signalProcessGroup(this.pid, signal, this.log, 'an adopted Beyla');
+    }, this.log, 'adopted Beyla');
     this.exited = new Promise((resolveExit) => {
       const check = (): void => {
         if (this.alive()) return;
         clearInterval(this.poll);
-        clearTimeout(this.killTimer);
-        this.signalGroup('SIGKILL'); // nothing it started outlives it
-        this.exit = { code: null, signal: null, requested: this.stopRequested, at: Date.now() };
+        this.termination.exited(); // nothing it started outlives it
+        this.exit = { code: null, signal: null, requested: this.termination.requested, at: Date.now() };
         resolveExit(this.exit);
       };
       this.poll = setInterval(check, ADOPTED_POLL_MS);
@@ -92,32 +95,12 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
 
   /** SIGTERM to its process group, SIGKILL after `graceMs`; resolves when /proc no longer shows it. */
   stop(graceMs: number): Promise<BeylaExit> {
-    if (this.exit) return this.exited;
-    this.stopRequested = true;
-    this.signalGroup('SIGTERM');
-    if (this.killTimer === undefined) {
-      this.killTimer = setTimeout(() => {
-        this.log.warn({ grace_ms: graceMs }, 'adopted Beyla did not exit after SIGTERM: sending SIGKILL');
-        this.signalGroup('SIGKILL');
-      }, graceMs);
-    }
+    if (!this.exit) this.termination.stop(graceMs);
     return this.exited;
   }
 
   kill(): Promise<BeylaExit> {
-    if (this.exit) return this.exited;
-    this.stopRequested = true;
-    this.signalGroup('SIGKILL');
+    if (!this.exit) this.termination.kill();
     return this.exited;
-  }
-
-  /** Its group (a BeylaInstance leads its own); only while the pid is still that process, or its group still has members. */
-  private signalGroup(signal: 'SIGTERM' | 'SIGKILL'): void {
-    if (signal === 'SIGTERM' && !this.alive()) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.log.error({ err: error, signal }, 'could not signal an adopted Beyla');
-    }
   }
 }

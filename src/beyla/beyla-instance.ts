@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
 import { LogRateLimit, type LogRateLimitOptions } from './log-rate-limit.js';
+import { GroupTermination, signalProcessGroup } from './group-termination.js';
 import { InstrumentedProcesses } from './instrumented-processes.js';
 import { parseBeylaLog, type BeylaLogRecord } from './parse-beyla-log.js';
 import { splitCappedLines, type CappedLine } from './split-capped-lines.js';
@@ -90,8 +91,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   private readonly lastLines: string[] = [];
   private readonly log: Logger;
   private readonly child: ChildProcess;
-  private stopRequested = false;
-  private killTimer: NodeJS.Timeout | undefined;
+  private readonly termination: GroupTermination;
   /** The shell's line when it could not exec Beyla. */
   private execError: string | undefined;
   private readonly rateLimit: LogRateLimit;
@@ -118,6 +118,10 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     });
     this.pid = this.child.pid;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: this.pid });
+    // Its group's id is Beyla's pid. Signalling it is safe after Beyla has been reaped: the kernel
+    // does not reuse a pid while a process group of that id still has members.
+    const pid = this.pid;
+    this.termination = new GroupTermination((signal) => { if (pid !== undefined) signalProcessGroup(pid, signal, this.log, 'Beyla'); }, this.log, 'Beyla');
     const streams = [this.child.stdout, this.child.stderr];
     const outputDone = Promise.all([this.follow(this.child.stdout, 'stdout'), this.follow(this.child.stderr, 'stderr')]);
     // The exit is the process's, not its pipes': a child holding them open must not hide it.
@@ -129,9 +133,8 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       });
     });
     this.exited = processExit.then(async (result) => {
-      clearTimeout(this.killTimer);
       // Nothing an instance started outlives it: the rest of its process group goes too.
-      this.signalGroup('SIGKILL');
+      this.termination.exited();
       let drainTimer: NodeJS.Timeout | undefined;
       await Promise.race([outputDone, new Promise((resolveDrain) => { drainTimer = setTimeout(resolveDrain, OUTPUT_DRAIN_MS); })]);
       clearTimeout(drainTimer);
@@ -143,7 +146,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
         code: result.code,
         signal: result.signal,
         ...(spawnError === undefined ? {} : { spawnError }),
-        requested: this.stopRequested,
+        requested: this.termination.requested,
         at: Date.now(),
       };
       return this.exit;
@@ -244,36 +247,13 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
    * exited (the rest of its group is SIGKILLed then). Never SIGHUP.
    */
   stop(graceMs: number): Promise<BeylaExit> {
-    if (this.exit) return this.exited;
-    this.stopRequested = true;
-    this.signalGroup('SIGTERM');
-    if (this.killTimer === undefined) {
-      this.killTimer = setTimeout(() => {
-        this.log.warn({ grace_ms: graceMs }, 'Beyla did not exit after SIGTERM: sending SIGKILL');
-        this.signalGroup('SIGKILL');
-      }, graceMs);
-    }
+    if (!this.exit) this.termination.stop(graceMs);
     return this.exited;
   }
 
   /** SIGKILL to the process group now; resolves when Beyla has exited. */
   kill(): Promise<BeylaExit> {
-    if (this.exit) return this.exited;
-    this.stopRequested = true;
-    this.signalGroup('SIGKILL');
+    if (!this.exit) this.termination.kill();
     return this.exited;
-  }
-
-  /**
-   * Signals the whole group (its id is Beyla's pid). Safe after Beyla has been reaped: the kernel
-   * does not reuse a pid while a process group of that id still has members.
-   */
-  private signalGroup(signal: 'SIGTERM' | 'SIGKILL'): void {
-    if (this.pid === undefined) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.log.error({ err: error, signal }, 'could not signal Beyla');
-    }
   }
 }
