@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { planOtlpRelay, relayInstanceEnv, type OtlpRelayPlan } from '../plan/plan-otlp-relay.js';
 import type { Registry } from 'prom-client';
 import { readUpstream } from './read-upstream.js';
-import { startOtlpRelay, type OtlpRelay } from './start-otlp-relay.js';
+import type { OtlpRelay } from './start-otlp-relay.js';
 
 export interface OtlpRelayHolderOptions {
   /** The environment Beyla would get with these settings (agent.beyla.env and what CORAL_BEYLA_PASS_ENV hands on). */
@@ -72,6 +72,8 @@ export class OtlpRelayHolder {
       const upstream = await readUpstream(plan.upstream); // certificate files too: a renewed one is used from here on
       const key = JSON.stringify(upstream);
       if (!this.relay) {
+        // Loaded only when an export is configured: the relay and node:https, node:tls and node:zlib under it cost an idle agent without one ~1 MB.
+        const { startOtlpRelay } = await import('./start-otlp-relay.js');
         this.relay = await startOtlpRelay({ upstream, registry: this.opts.registry, logger: this.opts.logger });
         const { active, running } = view();
         this.relay.observe(active, running);
