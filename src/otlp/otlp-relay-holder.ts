@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { planOtlpRelay, relayInstanceEnv, type OtlpRelayPlan } from '../plan/plan-otlp-relay.js';
 import type { Registry } from 'prom-client';
 import { readUpstream } from './read-upstream.js';
-import type { OtlpRelay } from './start-otlp-relay.js';
+import type { OtlpRelay } from './otlp-relay-types.js';
 
 export interface OtlpRelayHolderOptions {
   /** The environment Beyla would get with these settings (agent.beyla.env and what CORAL_BEYLA_PASS_ENV hands on). */

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { CoralError } from '../errors.js';
 import type { PlannedUpstream, RelaySignal } from '../plan/plan-otlp-relay.js';
-import type { UpstreamTarget } from './start-otlp-relay.js';
+import type { UpstreamTarget } from './otlp-relay-types.js';
 
 async function pem(path: string, what: string, signal: RelaySignal): Promise<string> {
   try {
