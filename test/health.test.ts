@@ -3,63 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import type { Logger } from '../src/log.js';
-import type { HealthCheck, HealthDefaults, Service } from '../src/config/types.js';
-import { HealthMonitor, type ServiceHealth } from '../src/health/index.js';
+import { HealthMonitor } from '../src/health/index.js';
 import { captureLogger } from './support/capture-logger.js';
-
-const DEFAULTS: HealthDefaults = { intervalMs: 1000, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 2 };
-const DEADLINE_MS = 10_000;
-
-function service(name: string, port: number, health: Partial<HealthCheck>): Service {
-  return {
-    name,
-    ports: [{ from: port, to: port }],
-    health: { kind: 'tcp', intervalMs: 20, timeoutMs: 1000, ...health },
-    source: { file: '/etc/coral/coral.yaml', line: 1, col: 1 },
-  };
-}
-
-/** Resolve once `predicate` holds for the named service, re-checked after every finished check. */
-function waitFor(monitor: HealthMonitor, name: string, predicate: (h: ServiceHealth) => boolean): Promise<ServiceHealth> {
-  const now = monitor.status()[name];
-  if (now && predicate(now)) return Promise.resolve(now);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      monitor.off('check', onCheck);
-      reject(new Error(`deadline: ${name} is ${JSON.stringify(monitor.status()[name])}`));
-    }, DEADLINE_MS);
-    const onCheck = (checked: string, health: ServiceHealth): void => {
-      if (checked !== name || !predicate(health)) return;
-      clearTimeout(timer);
-      monitor.off('check', onCheck);
-      resolve(health);
-    };
-    monitor.on('check', onCheck);
-  });
-}
-
-async function listen(server: net.Server, port = 0): Promise<number> {
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
-
-function closeServer(server: net.Server | http.Server): Promise<void> {
-  if ('closeAllConnections' in server) server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-function monitorFor(t: { after(fn: () => void): void }, logger: Logger, defaults = DEFAULTS): { monitor: HealthMonitor; registry: client.Registry } {
-  const registry = new client.Registry();
-  const controller = new AbortController();
-  const monitor = new HealthMonitor({ logger, registry, defaults, signal: controller.signal });
-  t.after(() => controller.abort());
-  return { monitor, registry };
-}
+import { DEFAULTS, closeServer, listen, monitorFor, service, waitFor } from './support/health-fixtures.js';
 
 test('tcp: a listening service is up; once it stops it is down after the threshold, logged once', async (t) => {
   const server = net.createServer((socket) => socket.destroy());
