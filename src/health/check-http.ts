@@ -1,7 +1,9 @@
 // One HTTP health check: GET a path within a deadline; 2xx and 3xx mean healthy (redirects not followed).
 import http from 'node:http';
+import { hostPort } from './step-attempt.js';
 
 export interface HttpCheckOptions {
+  /** An address: '127.0.0.1' or '::1' (sent as `Host: [::1]:port`). */
   host: string;
   port: number;
   path: string;
@@ -13,7 +15,7 @@ export function checkHttp(opts: HttpCheckOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: opts.host, port: opts.port, path: opts.path, method: 'GET', agent: false,
-      headers: { 'user-agent': 'coral-agent-health', connection: 'close' },
+      headers: { host: hostPort(opts.host, opts.port), 'user-agent': 'coral-agent-health', connection: 'close' },
     });
     let done = false;
     const finish = (error?: Error): void => {

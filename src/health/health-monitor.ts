@@ -5,13 +5,18 @@ import type { HealthDefaults, HealthKind, Service } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { checkHttp } from './check-http.js';
 import { checkTcp } from './check-tcp.js';
+import { otherLoopback, stepAttempt, type Attempt, type LoopbackHost } from './step-attempt.js';
+import { probeOf, sameProbe, targetOf, type Probe } from './probe-of.js';
 
 export type HealthState = 'unknown' | 'up' | 'down';
 
 export interface ServiceHealth {
   state: HealthState;
   kind: HealthKind;
-  /** '127.0.0.1:8080', 'http://127.0.0.1:8080/healthz', or '' when not checked. */
+  /**
+   * Where the last check got an answer: '127.0.0.1:8080', '[::1]:8080', 'http://127.0.0.1:8080/healthz';
+   * both addresses ('127.0.0.1:8080, [::1]:8080') when neither answered; '' when not checked.
+   */
   target: string;
   /** ISO time of the last finished check. */
   lastCheckAt?: string;
@@ -45,14 +50,7 @@ export interface HealthMonitorEvents {
   change: [name: string, health: ServiceHealth, previous: HealthState];
 }
 
-const CHECK_HOST = '127.0.0.1';
 const GAUGE = 'coral_agent_service_up';
-
-interface Probe {
-  kind: 'tcp' | 'http';
-  port: number;
-  path: string;
-}
 
 interface Watch {
   name: string;
@@ -66,22 +64,10 @@ interface Watch {
   stopped: boolean;
   /** When its check became due and joined the queue (ms, performance.now()); undefined when not queued. */
   queuedAtMs: number | undefined;
-}
-
-function probeOf(service: Service): Probe | undefined {
-  const port = service.ports[0]?.from;
-  if (service.health.kind === 'none' || port === undefined) return undefined;
-  const path = service.health.path ?? '/';
-  return { kind: service.health.kind, port, path: path.startsWith('/') ? path : `/${path}` };
-}
-
-function targetOf(probe: Probe | undefined): string {
-  if (!probe) return '';
-  return probe.kind === 'http' ? `http://${CHECK_HOST}:${probe.port}${probe.path}` : `${CHECK_HOST}:${probe.port}`;
-}
-
-function sameProbe(a: Probe | undefined, b: Probe | undefined): boolean {
-  return a?.kind === b?.kind && a?.port === b?.port && a?.path === b?.path;
+  /** The address that answered last: a check tries it first. */
+  preferred: LoopbackHost;
+  /** The check's first attempt, refused, while its attempt on the other address waits for a start slot. */
+  refused: Attempt | undefined;
 }
 
 /**
@@ -90,7 +76,9 @@ function sameProbe(a: Probe | undefined, b: Probe | undefined): boolean {
  * are spread out, and a check that cannot start in time runs late (logged once) rather than
  * taking the agent's CPU.
  *
- * Checks each service on the first port of its first range, one check at a time per service, the next
+ * Checks each service on the first port of its first range, at 127.0.0.1 or ::1: the address that answered
+ * last first, the other only when that one refuses the connection (a fallback attempt takes a start slot
+ * of its own, ahead of the queue). One check at a time per service, the next
  * starting `intervalMs` after the previous one finished. States: 'unknown' until the first verdict;
  * the first success from 'unknown' is 'up' at once; `unhealthyThreshold` consecutive failures make it
  * 'down' (from 'unknown' or 'up'); `healthyThreshold` consecutive successes bring a 'down' service back 'up'.
@@ -108,6 +96,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   /** Due checks, oldest first (`head` is the next; the array is compacted as it drains). */
   private queue: Watch[] = [];
   private head = 0;
+  /** Fallback attempts of checks whose first address refused: they start before the queue (at most one per check in flight). */
+  private retries: Watch[] = [];
   private running = 0;
   private nextStartAtMs = 0;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -174,19 +164,22 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     clearTimeout(this.pumpTimer);
     this.queue = [];
     this.head = 0;
+    this.retries = [];
   }
 
   /** Checks waiting for a start slot now. */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head + this.retries.length;
   }
 
   private add(spec: { name: string; probe: Probe | undefined; intervalMs: number; timeoutMs: number; kind: HealthKind; hasPorts: boolean }): void {
-    const health: ServiceHealth = { state: 'unknown', kind: spec.kind, target: targetOf(spec.probe), consecutiveFailures: 0 };
+    const preferred: LoopbackHost = '127.0.0.1';
+    const health: ServiceHealth = { state: 'unknown', kind: spec.kind, target: targetOf(spec.probe, [preferred]), consecutiveFailures: 0 };
     if (spec.kind !== 'none' && !spec.hasPorts) health.lastError = 'the service has no port to check';
     const watch: Watch = {
       name: spec.name, probe: spec.probe, intervalMs: spec.intervalMs, timeoutMs: spec.timeoutMs, health,
       consecutiveSuccesses: 0, timer: undefined, inFlight: undefined, stopped: false, queuedAtMs: undefined,
+      preferred, refused: undefined,
     };
     this.watches.set(spec.name, watch);
     if (spec.probe) this.schedule(watch, 0);
@@ -221,14 +214,14 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private pump(): void {
     clearTimeout(this.pumpTimer);
     this.pumpTimer = undefined;
-    while (!this.closed && this.head < this.queue.length && this.running < this.maxConcurrent) {
+    while (!this.closed && (this.retries.length > 0 || this.head < this.queue.length) && this.running < this.maxConcurrent) {
       const nowMs = performance.now();
       if (nowMs < this.nextStartAtMs) {
         this.pumpTimer = setTimeout(() => this.pump(), Math.max(PUMP_MS, Math.ceil(this.nextStartAtMs - nowMs)));
         this.pumpTimer.unref();
         return;
       }
-      const watch = this.queue[this.head++]!;
+      const watch = this.retries.shift() ?? this.queue[this.head++]!;
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -259,23 +252,35 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     }
   }
 
+  /** One attempt of a check: the preferred address, or the other one after a refusal. */
   private async runCheck(watch: Watch): Promise<void> {
     const probe = watch.probe;
     if (!probe || watch.stopped) return;
+    const first = watch.refused;
+    watch.refused = undefined;
+    const host = first ? otherLoopback(first.host) : watch.preferred;
     const controller = new AbortController();
     watch.inFlight = controller;
-    const base = { host: CHECK_HOST, port: probe.port, timeoutMs: watch.timeoutMs, signal: controller.signal };
-    let failure: string | undefined;
+    const base = { host, port: probe.port, timeoutMs: watch.timeoutMs, signal: controller.signal };
+    const latest: Attempt = { host };
     try {
       await (probe.kind === 'http' ? checkHttp({ ...base, path: probe.path }) : checkTcp(base));
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      latest.error = error instanceof Error ? error : new Error(String(error));
     }
     watch.inFlight = undefined;
     if (watch.stopped) return;
+    const step = stepAttempt(first, latest);
+    if (step.next === 'retry') {
+      watch.refused = latest;
+      this.retries.push(watch);
+      return;
+    }
+    if (step.answered) watch.preferred = step.answered;
+    watch.health.target = targetOf(probe, step.hosts);
     // Next check first, so a throwing event listener cannot stop the checks.
     this.schedule(watch, watch.intervalMs);
-    this.record(watch, failure);
+    this.record(watch, step.failure);
   }
 
   private record(watch: Watch, failure: string | undefined): void {
