@@ -17,7 +17,7 @@ export interface DaemonBenchOptions {
    * 55.8 MiB until then, 51.8 MiB after), and an idle agent is what the figure describes.
    */
   settleMs?: number;
-  /** CPU is measured over this idle window, and RSS is the median of a sample each second of it. Default 5 s. */
+  /** CPU is measured over this idle window, and RSS is the median of a sample each second of it. Default 10 s. */
   idleWindowMs?: number;
   /** Change-to-applied rounds. Default 7. */
   rounds?: number;
@@ -71,7 +71,7 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 export async function run(options: DaemonBenchOptions = {}): Promise<Record<string, number>> {
   const settleMs = options.settleMs ?? 10_000;
-  const idleWindowMs = options.idleWindowMs ?? 5000;
+  const idleWindowMs = options.idleWindowMs ?? 10_000;
   const rounds = options.rounds ?? 7;
   const debounceMs = options.debounceMs ?? 300;
   const cleanups: Array<() => Promise<void>> = [];
