@@ -2,7 +2,8 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type ServerResponse } from 'node:http';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, type ClientRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
 import { isAlive } from './support/daemon-harness.js';
 import { desired, metricValue, settings, waitFor } from './support/supervisor-fixtures.js';
+import { within } from './support/within.js';
 
 type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
@@ -127,6 +129,18 @@ describe('BeylaSupervisor liveness of the active instance', () => {
   });
 });
 
+/** Resolves when this process next starts a GET of /healthz (the supervisor's liveness probe). */
+function nextHealthProbe(): Promise<void> {
+  return new Promise((resolveStarted) => {
+    const onStart = (message: unknown): void => {
+      if ((message as { request: ClientRequest }).request.path !== '/healthz') return;
+      unsubscribe('http.client.request.start', onStart);
+      resolveStarted();
+    };
+    subscribe('http.client.request.start', onStart);
+  });
+}
+
 /** Blocks this process's event loop for `ms` (a real stall: no callback, timer or socket read runs meanwhile). */
 function stallEventLoop(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -163,11 +177,11 @@ describe("BeylaSupervisor liveness: the agent's own faults", () => {
       await new Promise((resolveTurn) => setImmediate(resolveTurn));
       stallEventLoop(timeoutMs * 2);
     }
-    // Let the queued probe results reach the lifecycle.
-    await waitFor('the probes after the stalls', async () => {
-      await new Promise((resolveTurn) => setTimeout(resolveTurn, timeoutMs));
-      return true;
-    });
+    // Probes run one after another: a probe that starts after the last stall means the one the
+    // stall held has given its result. The supervisor's queue is FIFO, so a marker queued after
+    // that start runs once the lifecycle has taken every earlier result.
+    await within(nextHealthProbe(), 10_000, 'a liveness probe after the stalls');
+    await within(new Promise<void>((resolveDrained) => sup.enqueue(() => { resolveDrained(); return null; })), 10_000, 'the probe results to reach the lifecycle');
     const text = await registry.metrics();
     // A probe whose request Beyla held for most of its deadline still counts (the double itself may
     // wait for a CPU on a loaded machine), but never two in a row: the stalls are not Beyla's.
