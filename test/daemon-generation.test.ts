@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, waitUntil, type DaemonHarness } from './support/daemon-harness.js';
+import { freePort } from './support/free-port.js';
 import { runNode, type NodeRun } from './support/run-node.js';
 
 const coralPath = (): string => coralAgentPath().replace(/coral-agent\.js$/, 'coral.js');
@@ -15,15 +16,18 @@ test('--wait names the debounce and the generation being started; status has one
   const h = await createDaemonHarness(t, { debounce: '3s', maxWait: '10s', env: { FAKE_BEYLA_FAULT: 'slow-start=1' }, dropIns: { 'web.yaml': dropIn('web', 3000) } });
   await h.start();
   await h.waitForLivePorts('3000');
+  // api's port is one the OS just had free: the message below says that nothing listens on it.
+  const api = await freePort();
+  const applied = [3000, api].sort((a, b) => a - b).join(',');
   assert.equal((await h.status()).generation, 1);
 
-  const connect = await coral(h, ['connect', 'api:8080:none', '--wait', '--timeout', '60s']);
+  const connect = await coral(h, ['connect', `api:${api}:none`, '--wait', '--timeout', '60s']);
   assert.equal(connect.code, 0, connect.stderr);
   const progress = connect.stderr.split('\n').filter(Boolean);
   assert.ok(progress.some((l) => /^coral-agent saw the change; debounce ends in [1-3]s \.\.\. \(\d+s\)$/.test(l)), `no debounce progress in:\n${connect.stderr}`);
-  assert.ok(progress.some((l) => /^swap to Beyla generation 2 with port 8080: waiting for it to be ready \.\.\. \(\d+s\)$/.test(l)), `no swap progress in:\n${connect.stderr}`);
+  assert.ok(progress.some((l) => new RegExp(`^swap to Beyla generation 2 with port ${api}: waiting for it to be ready \\.\\.\\. \\(\\d+s\\)$`).test(l)), `no swap progress in:\n${connect.stderr}`);
   assert.ok(!progress.some((l) => /generation 0|waiting for coral-agent to read/.test(l)), connect.stderr);
-  assert.match(connect.stdout, /^Selected: port 8080 in Beyla generation 2 \(after [\d.]+s\); no process listens on 8080 yet/m);
+  assert.match(connect.stdout, new RegExp(`^Selected: port ${api} in Beyla generation 2 \\(after [\\d.]+s\\); no process listens on ${api} yet`, 'm'));
 
   // The agent wrote api.yaml itself; its own watch event may still be in a (no-change) reconcile
   // when --wait returns, so the phase is awaited rather than sampled once.
@@ -45,7 +49,7 @@ test('--wait names the debounce and the generation being started; status has one
   const shown = await coral(h, ['status']);
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, /^coral-agent: ready, generation 3, /m);
-  assert.match(shown.stdout, /^ {2}applied: ports 3000,8080, generation 3/m);
+  assert.match(shown.stdout, new RegExp(`^ {2}applied: ports ${applied}, generation 3`, 'm'));
   assert.match(shown.stdout, /^ {2}now: idle$/m);
   await h.stop();
 });
