@@ -73,5 +73,8 @@ test('a first instance promoted at the readiness deadline is shown plainly, nami
   const json = JSON.parse((await coral(h, ['status', '--json'])).stdout) as { beyla: { promotedAtDeadline?: { generation: number; missing: string[] } } };
   assert.equal(json.beyla.promotedAtDeadline?.generation, 1);
   assert.equal(json.beyla.promotedAtDeadline?.missing.length, 1);
+  const warned = h.logs.filter((l) => l.reason_code === 'promoted_at_deadline');
+  assert.equal(warned.length, 1, 'one warning log record, found by its reason code');
+  assert.deepEqual([warned[0]?.level, warned[0]?.generation, warned[0]?.missing], [40, 1, json.beyla.promotedAtDeadline?.missing]);
   await h.stop();
 });

@@ -5,8 +5,6 @@ import type { LifecycleState } from '../lifecycle/types.js';
 import type { BeylaProcess } from './beyla-process.js';
 import type { InstanceStatus, SupervisorStatus } from './supervisor-types.js';
 
-const PROMOTED_AT_DEADLINE = /^Beyla generation (\d+) promoted without instrumenting: (.*)$/s;
-
 export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number, BeylaProcess>, binary: string): SupervisorStatus {
   const active = activeOf(m);
   const candidate = candidateOf(m);
@@ -21,16 +19,17 @@ export function describeStatus(m: LifecycleState, processes: ReadonlyMap<number,
     ...m.retiring.flatMap((r) => describe(r.generation, 'stopping')),
     ...m.survivors.flatMap((r) => describe(r.generation, 'survivor')),
   ];
-  // The first instance, promoted at the readiness deadline without every listener (probe-readiness.ts words it).
-  const deadline = active && m.reason ? PROMOTED_AT_DEADLINE.exec(m.reason) : null;
-  const promotedAtDeadline = deadline && Number(deadline[1]) === active?.generation
-    ? { generation: active.generation, missing: (deadline[2] ?? '').split('; ').filter(Boolean) }
+  // The first instance, promoted at the readiness deadline without every listener: shown while it is still the active one.
+  const warning = typeof m.reason === 'object' ? m.reason : null;
+  const promotedAtDeadline = warning?.code === 'promoted_at_deadline' && warning.generation === active?.generation
+    ? { generation: warning.generation, missing: [...warning.missing] }
     : undefined;
+  const reason = typeof m.reason === 'object' && m.reason !== null ? m.reason.message : m.reason;
   return {
     state: publicState(m),
     generation: active?.generation ?? 0,
     binary,
-    ...(m.reason === null ? {} : { reason: m.reason }),
+    ...(reason === null ? {} : { reason }),
     instances,
     ...(m.lastSwap ? { lastSwap: { ...m.lastSwap } } : {}),
     ...(promotedAtDeadline ? { promotedAtDeadline } : {}),

@@ -2,6 +2,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoralError } from '../errors.js';
 import type { ReadinessSettings } from '../config/types.js';
+import type { PromotedAtDeadline } from '../lifecycle/types.js';
 import type { DesiredState, Selector } from '../plan/types.js';
 import { HEALTH_PATH, INTERNAL_METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { BeylaInstance } from './beyla-instance.js';
@@ -20,7 +21,7 @@ export const READINESS_FAILURE_REASONS: readonly ReadinessFailureReason[] = ['ex
 
 export interface ReadinessResult {
   /** Set when the first instance was promoted without instrumenting every listener (there was no old one to keep). */
-  warning?: string;
+  warning?: PromotedAtDeadline;
   /** From the spawn to the handover check passing (only with handover on and something to instrument). */
   handoverMs?: number;
 }
@@ -120,7 +121,12 @@ export async function probeReadiness(opts: ProbeReadinessOptions): Promise<Readi
         const notInstrumented = (lastHandover?.missing ?? []).map((p) => `${describeExpected(p)} not instrumented after ${seconds} s`);
         if (healthy && instrumented && !handedOver && upLongEnough && handover?.active === null && instance.running) {
           // The first instance: there is no old one to keep, so it serves what it does instrument.
-          return { warning: `Beyla generation ${instance.generation} promoted without instrumenting: ${notInstrumented.join('; ')}` };
+          return {
+            warning: {
+              code: 'promoted_at_deadline', generation: instance.generation, missing: notInstrumented,
+              message: `Beyla generation ${instance.generation} promoted without instrumenting: ${notInstrumented.join('; ')}`,
+            },
+          };
         }
         const waiting = [
           ...(healthy ? [] : [`${HEALTH_PATH} not answering on 127.0.0.1:${instance.ports.health}`]),

@@ -112,7 +112,7 @@ function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready'
     promote(d, candidate);
     if (e.handoverMs !== undefined) d.fx.push({ type: 'observe-handover', seconds: e.handoverMs / 1000 });
     if (e.warning) {
-      log(d, 'warn', e.warning, { generation: e.generation });
+      log(d, 'warn', e.warning.message, { generation: e.generation, reason_code: e.warning.code, missing: e.warning.missing });
       d.s = { ...d.s, reason: e.warning };
     }
     return;

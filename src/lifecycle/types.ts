@@ -9,6 +9,19 @@ export type RestartReason = 'config_change' | 'crash' | 'unresponsive';
 /** The state a user sees (status, STATUS=, coral status). */
 export type SupervisorState = 'idle' | 'starting' | 'swapping' | 'ready' | 'degraded' | 'unavailable' | 'stopping' | 'stopped' | 'disabled';
 
+/**
+ * A warning the status carries until another reason replaces it: the first instance was promoted at
+ * the readiness deadline without instrumenting `missing` (there was no older one to keep serving).
+ * `code` is what code and tests match on; `message` is the wording for people.
+ */
+export interface PromotedAtDeadline {
+  code: 'promoted_at_deadline';
+  generation: number;
+  /** "api pid 4121 port 8080 not instrumented after 45 s", one per process missed. */
+  missing: string[];
+  message: string;
+}
+
 export type ApplyResult = 'unchanged' | 'swapped' | 'started' | 'stopped' | 'failed' | 'unavailable' | 'superseded' | 'disabled';
 
 /** What to run: one desired state, keyed by its rendered config (placeholder instance ports, binary, env). */
@@ -141,14 +154,15 @@ export interface LifecycleState {
   timers: Partial<Record<TimerName, number>>;
   binaryMissing: boolean;
   lastSwap: SwapRecord | null;
-  reason: string | null;
+  /** Why the state is what it is, in words, or the structured warning of a first instance promoted at the deadline. */
+  reason: string | PromotedAtDeadline | null;
 }
 
 export type LifecycleEvent =
   | { type: 'desired'; at: number; requests: number[]; why: 'change' | 'retry'; plan: Plan }
   | { type: 'spawned'; at: number; generation: number; pid: number | null }
   | { type: 'spawn-failed'; at: number; generation: number; message: string }
-  | { type: 'ready'; at: number; generation: number; warning?: string; handoverMs?: number }
+  | { type: 'ready'; at: number; generation: number; warning?: PromotedAtDeadline; handoverMs?: number }
   | { type: 'not-ready'; at: number; generation: number; message: string; cannotRun: boolean; reason?: string }
   | { type: 'exited'; at: number; generation: number; description: string; exitCode: number | null; signal: string | null }
   | { type: 'fatal'; at: number; generation: number; line: string }
