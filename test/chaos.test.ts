@@ -5,7 +5,6 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { formatRanges, mergeRanges } from '../src/config/ports.js';
 import { createDaemonHarness, isAlive, isSwapLog, waitUntil, type DaemonHarness, type LiveInstance } from './support/daemon-harness.js';
@@ -159,7 +158,7 @@ describe('chaos: Beyla processes', () => {
     await h.writeDropIn('b.yaml', oneService('b', b2));
     await h.waitForLog('swap 2 promoted', (r) => r.msg === 'Beyla generation promoted' && r.open_ports === portsText([a.ports[0]!, b2]), { fromIndex: mark });
     const swappedAt = Date.now();
-    await delay(1000);
+    await h.waitForLog('the stubborn Beyla to get its SIGTERM', (r) => r.msg === 'shutting down' && r.instance_pid === stubborn.pid, { fromIndex: mark });
     assert.ok(isAlive(stubborn.pid), 'it ignored SIGTERM');
     await waitUntil('the stubborn Beyla to be killed', () => !isAlive(stubborn.pid), 15_000);
     const killedAfterMs = Date.now() - swappedAt;
