@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BeylaInstance } from '../src/beyla/beyla-instance.js';
 import { parseBeylaLog } from '../src/beyla/parse-beyla-log.js';
+import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { probeReadiness } from '../src/beyla/probe-readiness.js';
 import { CoralError } from '../src/errors.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
@@ -36,10 +37,12 @@ test('a candidate that exits after its SDK WARN line fails without quoting that 
   const dir = await mkdtemp(join(tmpdir(), 'coral-loglevel-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'beyla.yaml');
-  await writeFile(configFile, 'discovery:\n  instrument:\n    - open_ports: "9000"\nprometheus_export: { port: 1, path: /metrics }\n');
+  // Free ports, not 1-3: the double exits before it binds, but the readiness probe asks 127.0.0.1 for /healthz meanwhile.
+  const [metrics = 0, health = 0, internal = 0] = await pickFreePorts(3);
+  await writeFile(configFile, `discovery:\n  instrument:\n    - open_ports: "9000"\nprometheus_export: { port: ${metrics}, path: /metrics }\nhealth_check: { port: ${health} }\n`);
   const { logger, lines } = captureLogger();
   const instance = new BeylaInstance({
-    binary: beylaDoublePath(), configFile, generation: 1, ports: { metrics: 1, health: 2, internal: 3 },
+    binary: beylaDoublePath(), configFile, generation: 1, ports: { metrics, health, internal },
     env: { PATH: process.env.PATH ?? '', FAKE_BEYLA_FAULT: 'exit-at-start=3' }, shutdownTimeoutMs: 1000, logger,
   });
   t.after(() => instance.kill());
