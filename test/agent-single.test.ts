@@ -11,6 +11,7 @@ import { stopOrphans } from '../src/beyla/stop-orphans.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
 import { captureLogger } from './support/capture-logger.js';
 import { coralAgentPath, createDaemonHarness, isAlive } from './support/daemon-harness.js';
+import { reap } from './support/reap.js';
 import { waitFor } from './support/supervisor-fixtures.js';
 
 test('a second agent on the same runtime dir exits 75 at once naming the first agent, whose Beyla is untouched', async (t) => {
@@ -23,7 +24,7 @@ test('a second agent on the same runtime dir exits 75 at once naming the first a
   let output = '';
   second.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
   second.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  t.after(() => { if (second.exitCode === null) second.kill('SIGKILL'); });
+  t.after(() => reap(second));
   const code = await new Promise<number | null>((resolveExit) => second.once('exit', resolveExit));
   assert.equal(code, 75, output);
   assert.match(output, new RegExp(`another coral-agent \\(pid ${h.pid}\\) is running on ${h.runtimeDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
@@ -42,7 +43,7 @@ async function startDouble(t: TestContext, runtimeDir: string, stateDir: string,
   const pid = child.pid;
   assert.ok(pid);
   child.unref();
-  t.after(() => { if (isAlive(pid)) process.kill(pid, 'SIGKILL'); });
+  t.after(() => reap(child));
   await waitFor('the double to be up', async () => (await readdir(stateDir)).includes(`${pid}.json`));
   return pid;
 }

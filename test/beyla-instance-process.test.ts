@@ -10,6 +10,7 @@ import { fetchText } from '../src/beyla/fetch-text.js';
 import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
 import { captureLogger } from './support/capture-logger.js';
+import { reap } from './support/reap.js';
 import { waitFor } from './support/supervisor-fixtures.js';
 import { isAlive } from './support/daemon-harness.js';
 import { within } from './support/within.js';
@@ -130,7 +131,7 @@ describe('SIGHUP', () => {
   test('the double, like Beyla, dies of SIGHUP when it was started without SIGHUP ignored', async (t) => {
     const s = await setup(t);
     const child = spawn(beylaDoublePath(), ['-config', s.configFile], { stdio: 'ignore', env: { ...process.env, FAKE_BEYLA_STATE_DIR: s.stateDir } });
-    t.after(() => { child.kill('SIGKILL'); });
+    t.after(() => reap(child));
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
     assert.ok(child.pid);
     await stateOf(s, child.pid);

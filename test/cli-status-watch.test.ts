@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDaemonHarness, dropIn, waitUntil } from './support/daemon-harness.js';
+import { reap } from './support/reap.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 const PTY_RUN = ['./support/pty-run.py', '../../test/support/pty-run.py']
@@ -52,7 +53,7 @@ test('on a terminal, --watch redraws the status in place through a swap, never c
   await h.start();
   await h.waitForLivePorts('3000');
   const r = run('python3', [PTY_RUN, '24', '60', process.execPath, CLI, 'status', '--watch', '--interval', '0.2', '--config', h.configPath]);
-  t.after(() => { r.child.kill('SIGKILL'); });
+  t.after(() => reap(r.child));
   await waitOutput(r, 'a first frame with generation 1', () => framesOf(r.output()).some((f) => /Beyla: ready, generation 1/.test(f)));
 
   await h.writeDropIn('api.yaml', dropIn('api', 8080));
@@ -80,7 +81,7 @@ test('on a terminal, an agent that is not running is shown and Ctrl-C ends the w
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'coral.yaml'), `agent:\n  control:\n    socket: ${join(dir, 'ctl.sock')}\n`);
   const r = run('python3', [PTY_RUN, '24', '80', process.execPath, CLI, 'status', '-w', '-n', '0.2', '--config', join(dir, 'coral.yaml')]);
-  t.after(() => { r.child.kill('SIGKILL'); });
+  t.after(() => reap(r.child));
   await waitOutput(r, 'a frame saying the agent is not running', () => framesOf(r.output()).some((f) => /coral status: .*not running/i.test(f)));
   r.child.stdin!.write('\x03');
   assert.equal(await exitWithin(r, 5000), 0);
@@ -91,7 +92,7 @@ test('on a pipe, --watch prints plain frames, each only when the status changed,
   await h.start();
   await h.waitForLivePorts('3000');
   const r = run(process.execPath, [CLI, 'status', '--watch', '--interval', '0.1', '--config', h.configPath]);
-  t.after(() => { r.child.kill('SIGKILL'); });
+  t.after(() => reap(r.child));
   const frames = (): string[] => r.output().split(/^--- \d{4}-\d\d-\d\dT[\d:.]+Z\n/m).slice(1);
   await waitOutput(r, 'a first frame', () => frames().some((f) => /Beyla: ready, generation 1/.test(f)));
   await h.writeDropIn('api.yaml', dropIn('api', 8080));

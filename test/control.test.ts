@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CoralError } from '../src/errors.js';
 import { controlRequest, startControlServer, type ControlHandlers } from '../src/control/index.js';
 import { captureLogger } from './support/capture-logger.js';
+import { reap } from './support/reap.js';
 
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coral-control-'));
@@ -115,7 +116,7 @@ test('a stale socket file is replaced; a live one is refused; close removes the 
   // A process that dies without cleaning up leaves its socket file behind.
   const child = spawn(process.execPath, ['-e',
     `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.after(() => reap(child));
   await once(child.stdout, 'data');
   child.kill('SIGKILL');
   await once(child, 'exit');
@@ -201,7 +202,7 @@ test('client: a user outside the socket group gets PERMISSION (77)', async (t) =
       () => console.log(JSON.stringify({ ok: true })),
       (e) => console.log(JSON.stringify({ code: e.code, exitCode: e.exitCode, message: e.message, hint: e.hint })));`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.after(() => reap(child));
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString('utf8'); });
   const [exitCode] = await once(child, 'exit');

@@ -18,6 +18,7 @@ import { pickFreePorts } from '../src/beyla/pick-free-ports.js';
 import { BeylaSupervisor, type SupervisorTiming } from '../src/beyla/supervisor.js';
 import { beylaDoublePath } from './beyla-double/beyla-double-path.js';
 import { isAlive } from './support/daemon-harness.js';
+import { reap } from './support/reap.js';
 import { desired, metricValue, settings, waitFor } from './support/supervisor-fixtures.js';
 import { within } from './support/within.js';
 
@@ -227,7 +228,7 @@ describe('BeylaSupervisor orphans', () => {
     const stubborn = await startOrphan(t, s, 5, { FAKE_BEYLA_FAULT: 'hang-on-term' });
     // A record whose pid now belongs to an unrelated process: it must survive.
     const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    t.after(() => { stranger.kill('SIGKILL'); });
+    t.after(() => reap(stranger));
     assert.ok(stranger.pid);
     await writeFile(join(s.runtimeDir, 'beyla-6.pid'), `${stranger.pid}\n`);
     await writeFile(join(s.runtimeDir, 'beyla-6.yaml'), 'discovery: {}\n');
