@@ -42,6 +42,7 @@ test('out of file descriptors: liveness probes failing with EMFILE are not held 
   const pin = (async () => {
     while (pinning) {
       setNofile(pid, String(lowestFreeFd(pid)), limits.hard);
+      // How often the limit is re-pinned while the agent runs out of descriptors (the fault under test), not a wait for an event.
       await new Promise((resolvePause) => setTimeout(resolvePause, 20));
     }
   })();

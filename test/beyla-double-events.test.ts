@@ -75,6 +75,7 @@ test('FAKE_BEYLA_EVENTS_MS: the exported counter is the shared-clock count since
     const high = observed({ periodMs: 2, attachedAtMs, nowMs: after }).count;
     assert.ok(count >= low && count <= high, `count ${count} within [${low}, ${high}]`);
     assert.match(body, new RegExp(`^http_client_request_duration_seconds_count\\{service_name="double-clock"\\} ${count}$`, 'm'));
+    // Rounds at different instants (at least 15 events apart), not a wait for an event.
     await new Promise((r) => setTimeout(r, 30));
   }
 });

@@ -162,6 +162,7 @@ test('checks of many services are capped: never more in flight than maxConcurren
   const server = http.createServer((_req, res) => {
     inFlight++;
     most = Math.max(most, inFlight);
+    // Each answer is held 100 ms so that checks overlap: the timing under test, not a wait.
     setTimeout(() => {
       inFlight--;
       res.end('ok');

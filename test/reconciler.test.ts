@@ -183,6 +183,7 @@ test('runs never overlap and ids increase by one under interleaved triggers', as
     if (i % 7 === 0) now.push(reconciler.triggerNow(`now ${i}`));
     else reconciler.trigger(`soon ${i}`);
     if (i % 3 === 0) await new Promise<void>((r) => setImmediate(r));
+    // Not a wait for anything: a real pause now and then lets debounce timers fire between triggers, the interleaving under test.
     if (i % 10 === 0) await delay(2);
   }
   const results = await withDeadline(Promise.all(now), 'all triggerNow calls');

@@ -81,7 +81,7 @@ async function settle(h: DaemonHarness, ports: string): Promise<{ rssKb: number;
   for (let i = 0; i < 5; i += 1) {
     rss.push(rssKb(h.pid));
     fds.push(fdCount(h.pid));
-    await delay(200);
+    await delay(200); // the spacing of the samples (quiescence was awaited above), not a wait for an event
   }
   return { rssKb: Math.min(...rss), fds: Math.min(...fds) };
 }
@@ -118,7 +118,7 @@ test(`soak: ${CHANGES} config changes about 1 ms apart: final state applied, no 
   // the first ~5,000-7,500 changes, then stays flat); the baseline is taken once that has happened.
   for (let i = 1; i <= WARMUP; i += 1) {
     await change(i);
-    await delay(1);
+    await delay(1); // the load under test: changes about 1 ms apart
   }
   // The first snapshot leaves its own allocations in RSS: the RSS baseline is taken after it.
   const baseHeap = await retainedHeapBytes(h, snapshotDir);
@@ -127,7 +127,7 @@ test(`soak: ${CHANGES} config changes about 1 ms apart: final state applied, no 
   const startedAt = Date.now();
   for (let i = WARMUP + 1; i <= WARMUP + CHANGES; i += 1) {
     await change(i);
-    await delay(1);
+    await delay(1); // the load under test: changes about 1 ms apart
   }
   const writtenMs = Date.now() - startedAt;
   const end = await settle(h, expected());
