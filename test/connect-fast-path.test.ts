@@ -11,6 +11,7 @@ import { disconnect } from '../src/cli/coral-disconnect.js';
 import { runCommand } from '../src/cli/main.js';
 import { guessSocket } from '../src/cli/edit-fast-path.js';
 import { createDaemonHarness, type DaemonHarness } from './support/daemon-harness.js';
+import { reap } from './support/reap.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
 /** The CommonJS launcher the package runs (npm run build makes it with esbuild). */
@@ -125,6 +126,7 @@ test('an agent that follows another coral.yaml is not used: the command writes i
   const other = path.join(h.dir, 'other.yaml');
   await writeFile(other, `agent:\n  services_dir: other.d\n  control:\n    socket: ${h.socketPath}\n`);
   const child = spawn(process.execPath, [CLI, 'connect', 'solo:7100:none', '--config', other], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => reap(child));
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   const code = await new Promise((resolve) => child.on('close', resolve));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { reap } from './support/reap.js';
 
 const INSTALL = fileURLToPath(new URL('../../install.sh', import.meta.url));
 
@@ -61,6 +62,7 @@ test('install.sh builds once: npm ci with its progress on the output, npm run bu
     env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, STUB_LOG: log, STUB_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  t.after(() => reap(child));
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d; });

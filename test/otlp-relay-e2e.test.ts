@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { coralAgentPath, createDaemonHarness, dropIn, waitUntil } from './support/daemon-harness.js';
+import { reap } from './support/reap.js';
 import { runNode } from './support/run-node.js';
 
 const EVENT_MS = 5;
@@ -145,6 +146,7 @@ test('an OTLP export over gRPC makes the agent refuse to start, saying what to s
   const yaml = await readFile(h.configPath, 'utf8');
   await writeFile(h.configPath, yaml.replace('  beyla:\n', '  beyla:\n    env:\n      OTEL_EXPORTER_OTLP_ENDPOINT: http://collector.example:4317\n'));
   const child = spawn(process.execPath, [coralAgentPath(), 'run', '--config', h.configPath], { cwd: h.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  t.after(() => reap(child));
   let said = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => { said += c; });
   child.stderr.setEncoding('utf8').on('data', (c: string) => { said += c; });

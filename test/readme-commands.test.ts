@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createDaemonHarness } from './support/daemon-harness.js';
 import { readmeCommands, readmeShellBlocks } from './support/readme-commands.js';
+import { reap } from './support/reap.js';
 
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const CORAL = fileURLToPath(new URL('../src/cli/coral.js', import.meta.url));
@@ -34,6 +35,7 @@ test('the README\'s coral commands run as written, in order, against a running a
   for (const command of readmeCommands(await readFile(README, 'utf8'))) {
     if (/^(systemctl|journalctl)\b/.test(command)) continue; // the unit's commands: only a real systemd runs them (test/e2e)
     const child = spawn('bash', ['-c', command], { cwd: h.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => reap(child));
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d; });
