@@ -24,7 +24,8 @@ async function realBeyla(): Promise<string | undefined> {
 
 function coralStatus(configPath: string): Promise<string> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CORAL, 'status', '--config', configPath], { env: { PATH: process.env.PATH ?? '' } }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`));
+    // timeout: a hung coral status is SIGKILLed, so the callback still comes and nothing outlives the test.
+    execFile(process.execPath, [CORAL, 'status', '--config', configPath], { env: { PATH: process.env.PATH ?? '' }, timeout: 60_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`));
   });
 }
 

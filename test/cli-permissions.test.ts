@@ -23,9 +23,13 @@ function runAsNobody(args: string[], configPath: string): Promise<{ code: number
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000).unref(); // a hung child is SIGKILLed, so the awaited exit still comes and nothing outlives the test
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
+    child.on('close', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, out, err });
+    });
   });
 }
 

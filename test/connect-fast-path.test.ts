@@ -48,9 +48,13 @@ function runProcess(h: DaemonHarness, args: string[], cli: Cli, forbid: boolean)
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000).unref(); // a hung child is SIGKILLed, so the awaited exit still comes and nothing outlives the test
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: out.trimEnd(), err: err.trimEnd() }));
+    child.on('close', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, out: out.trimEnd(), err: err.trimEnd() });
+    });
   });
 }
 

@@ -59,7 +59,8 @@ interface Outcome { code: number; stdout: string; json: { exitCode: number; verd
 
 function doctor(args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [coralAgentPath(), 'doctor', '--json', ...args], { env: { PATH: process.env.PATH ?? '' } }, (error, stdout) => {
+    // timeout: a hung doctor is SIGKILLed, so the callback still comes and nothing outlives the test.
+    execFile(process.execPath, [coralAgentPath(), 'doctor', '--json', ...args], { env: { PATH: process.env.PATH ?? '' }, timeout: 60_000, killSignal: 'SIGKILL' }, (error, stdout) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, json: JSON.parse(stdout) as Outcome['json'] });
     });

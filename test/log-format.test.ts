@@ -64,7 +64,9 @@ async function childLog(opts: { stdout: Socket | 'pipe'; env: NodeJS.ProcessEnv;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', opts.stdout, 'inherit'], env: opts.env });
   let piped = '';
   child.stdout?.on('data', (c: Buffer) => { piped += c.toString('utf8'); });
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000).unref(); // a hung child is SIGKILLed, so the awaited exit still comes and nothing outlives the test
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(deadline);
   assert.equal(code, 0);
   return opts.stdout === 'pipe' ? piped : opts.read();
 }

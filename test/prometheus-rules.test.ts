@@ -37,7 +37,9 @@ async function promtool(...args: string[]): Promise<{ code: number; out: string 
   const fd = openSync(outPath, 'w');
   try {
     const child = spawn(PROMTOOL, args, { stdio: ['ignore', fd, fd] });
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000).unref(); // a hung child is SIGKILLed, so the awaited exit still comes and nothing outlives the test
     const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(deadline);
     return { code: code ?? -1, out: readFileSync(outPath, 'utf8') };
   } finally {
     closeSync(fd);
