@@ -215,7 +215,7 @@ async function startOrphan(t: TestContext, s: Setup, generation: number, env: Re
   const pid = child.pid;
   assert.ok(pid);
   s.cleanupPids.add(pid);
-  t.after(() => { child.unref(); });
+  t.after(() => reap(child));
   await writeFile(join(s.runtimeDir, `beyla-${generation}.pid`), `${pid}\n`);
   await waitFor(`orphan ${generation} to be up`, async () => (await readdir(s.stateDir)).includes(`${pid}.json`));
   return child;
