@@ -2,15 +2,12 @@
 import { mkdir } from 'node:fs/promises';
 import { countPorts, mergeRanges } from '../config/ports.js';
 import { loadValidators } from '../config/schema-validate.js';
-import { BeylaSupervisor } from '../beyla/supervisor.js';
 import { createBeylaStateMetrics } from '../beyla/create-beyla-state-metrics.js';
 import { startControlServer, type ControlServer } from '../control/start-control-server.js';
-import { CoralError } from '../errors.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 import { createAgentMetrics } from '../metrics/create-agent-metrics.js';
 import { createRegistry } from '../metrics/create-registry.js';
-import { parseListen } from '../metrics/parse-listen.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/start-metrics-server.js';
 import { ContinuityHolder } from '../metrics/continuity-holder.js';
 import { OtlpRelayHolder } from '../otlp/otlp-relay-holder.js';
@@ -20,15 +17,19 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import { DropInCache } from '../store/drop-in-cache.js';
 import { loadSnapshot } from '../store/load-snapshot.js';
 import { LiveServicesView } from '../store/services-view.js';
-import { createServiceEdits } from './service-edits.js';
 import { createNotifier } from '../systemd/notifier.js';
-import { watchConfig, type ConfigWatcher, type DirtyReason } from '../watch/watch-config.js';
+import type { DirtyReason } from '../watch/watch-config.js';
+import { awaitStartup } from './await-startup.js';
+import { ConfigWatch } from './config-watch.js';
+import { controlHandlers } from './control-handlers.js';
+import { createDaemonSupervisor } from './create-daemon-supervisor.js';
 import { describeDaemon } from './daemon-status.js';
 import { unitNetworkWarning } from './unit-network-warning.js';
 import { ReconcileRun, type ReconcileResult } from './reconcile-run.js';
 import { DegradedMode, planStart } from './degraded-start.js';
 import { RejectedSince } from './rejected-since.js';
 import { lockRuntimeDir } from './runtime-dir-lock.js';
+import { ShutdownSteps } from './shutdown-steps.js';
 import { formatStatusLine } from './status-line.js';
 
 export interface DaemonOptions {
@@ -83,8 +84,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const dropInCache = new DropInCache({ hinted: true });
   /** What `coral connect` checks against, kept current in O(changes) (src/store/services-view.ts). */
   const servicesView = new LiveServicesView({ configPath: settings.configPath, env, flags, validators, cache: dropInCache });
-  let watcher: ConfigWatcher | undefined;
-  let watchedDir = settings.servicesDir;
   let metricsServer: MetricsServer | undefined;
   let control: ControlServer | undefined;
   let ready = false;
@@ -108,42 +107,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   // OTLP export is relayed so that each span and point reaches the user's collector from one generation; re-planned at each apply.
   const otlp = await OtlpRelayHolder.start(settings.beyla, { beylaEnv: (beyla) => scrubEnv(env, beyla.env), registry, logger: log });
-  const supervisor: BeylaSupervisor = new BeylaSupervisor({
-    settings: settings.beyla,
-    runtimeDir: settings.runtimeDir,
-    logger: log,
-    registry,
-    excludePorts: [parseListen(settings.metrics.listen).port].filter((p) => p > 0),
-    env,
-    onState: (status) => {
-      otlp.observe(status.generation, status.instances.map((i) => i.generation));
-      beylaState.record(status);
-      pushStatus();
-    },
-    onPromote: (from, to) => {
-      otlp.cut(from.generation, to.generation);
-      return continuity.promote(from, to);
-    },
-    instanceEnv: (generation): Record<string, string> => otlp.instanceEnv(generation),
-    // Watch events may have been lost while the agent had no file descriptors: resync at once (the
-    // watcher also resolves services_dir again, which a lost event may have re-pointed).
-    onResync: () => (watcher ? watcher.resyncSoon('fds_recovered') : onDirty({ kind: 'resync', event: 'fds_recovered' })),
+  const supervisor = createDaemonSupervisor({
+    settings, env, logger: log, registry, otlp, continuity, beylaState,
+    onStatus: pushStatus,
+    // The watcher also resolves services_dir again, which a lost event may have re-pointed.
+    onResync: () => (watch.started ? watch.resyncSoon('fds_recovered') : onDirty({ kind: 'resync', event: 'fds_recovered' })),
   });
-  beylaState.record(supervisor.status());
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
-  const cleanup: Array<() => Promise<void> | void> = [];
+  const cleanup = new ShutdownSteps();
   cleanup.push(() => runtimeLock.release()); // released last: after Beyla is stopped
   cleanup.push(() => otlp.close());
   const stopAll = async (): Promise<void> => {
     abort.abort();
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        log.error({ err: error }, 'error during shutdown');
-      }
-    }
+    await cleanup.run(log);
   };
 
   const onDirty = (reason: DirtyReason): void => {
@@ -152,19 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     reconcile.markDirty();
     reconciler.trigger(reason.kind === 'resync' ? 'resync' : `${reason.event ?? 'event'} ${reason.path ?? ''}`.trim());
   };
-
-  const startWatcher = async (): Promise<void> => {
-    const { settings } = reconcile;
-    watcher = await watchConfig({
-      configPath: settings.configPath,
-      servicesDir: settings.servicesDir,
-      resyncMs: settings.resyncMs,
-      logger: log,
-      signal: abort.signal,
-      onDirty,
-    });
-    watchedDir = settings.servicesDir;
-  };
+  const watch = new ConfigWatch({ settings: () => reconcile.settings, servicesDir: settings.servicesDir, logger: log, signal: abort.signal, onDirty });
 
   const rejectedSince = new RejectedSince();
   const reconcile = new ReconcileRun({
@@ -176,11 +141,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const now = supervisor.status();
         return { active: now.generation, running: now.instances.map((i) => i.generation) };
       });
-      if (next.servicesDir !== watchedDir && watcher) {
-        logger.info({ from: watchedDir, to: next.servicesDir }, 'services_dir changed: watching the new directory');
-        await watcher.close();
-        await startWatcher();
-      }
+      await watch.follow(next, logger);
     },
     onResult: () => {
       rejectedSince.update(reconcile.snapshot);
@@ -234,45 +195,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     control = await startControlServer({
       socketPath: settings.control.socket,
       logger: log,
-      handlers: {
-        // Which processes the active Beyla instruments, read fresh for each status (not only at scrapes).
-        status: async () => {
-          await supervisor.coverage().catch((error: unknown) => log.debug({ err: error }, 'could not read service coverage'));
-          return status();
-        },
-        ...createServiceEdits({
+      handlers: controlHandlers({
+        supervisor, status, reload, log,
+        edits: {
           view: servicesView, validators, settings: () => reconcile.settings, socketPath: settings.control.socket, logger: log,
           extra: () => ({ beyla: supervisor.status(), debounceMs: reconcile.settings.beyla.debounceMs }),
-        }),
-        reload: async () => {
-          const result = await reload();
-          return { ok: result.ok, invalid: result.invalid, message: result.message, errors: result.errors, generation: result.generation, result: result.beyla.result };
         },
-      },
+      }),
     });
     cleanup.push(() => control?.close());
     cleanup.push(() => reconciler.close());
-    await startWatcher();
-    cleanup.push(() => watcher?.close());
+    await watch.start();
+    cleanup.push(() => watch.close());
     cleanup.push(() => servicesView.close());
-
-    const startup = reconciler.triggerNow('startup');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CoralError('TEMPORARY', `start-up did not finish within agent.startup_timeout (${settings.startupTimeoutMs} ms)`, {
-        hint: 'see the log above: Beyla may be slow to become ready (agent.beyla.readiness.timeout)',
-      })), settings.startupTimeoutMs);
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void => reject(new CoralError('TEMPORARY', 'stopped during start-up'));
-      if (opts.signal?.aborted) onAbort();
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([startup, timeout, aborted]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await awaitStartup(reconciler.triggerNow('startup'), { timeoutMs: settings.startupTimeoutMs, signal: opts.signal });
   } catch (error) {
     if (opts.signal?.aborted) notifier.stopping();
     await stopAll();
@@ -282,7 +218,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   ready = true;
   notifier.ready(statusLine());
   notifier.startWatchdog(abort.signal);
-  log.info({ metrics: metricsServer.address, control: settings.control.socket, watch_mode: watcher?.mode }, `coral-agent ready: ${statusLine()}`);
+  log.info({ metrics: metricsServer.address, control: settings.control.socket, watch_mode: watch.mode }, `coral-agent ready: ${statusLine()}`);
 
   return {
     status,
