@@ -2,10 +2,12 @@
 import { NO_CRASHES } from './crash-policy.js';
 import type { SupervisorTiming } from './timing.js';
 import {
-  act, activeOf, candidateOf, deactivate, disarm, finishFailure, liveGenerations, log, promote, recordCrash, resolve, retire, retireAll, startCandidate, type Draft,
+  act, activeOf, candidateOf, deactivate, disarm, finishFailure, liveGenerations, log, recordCrash, resolve, retire, retireAll, startCandidate, type Draft,
 } from './transitions.js';
-import { dropSurvivor, keepUnadoptable, onSurvivors } from './survivors.js';
-import type { Candidate, LifecycleEvent, LifecycleState, Phase, StepResult, SupervisorState } from './types.js';
+import { onCandidateVerdict, withCandidate } from './on-candidate-verdict.js';
+import { onLiveness } from './on-liveness.js';
+import { dropSurvivor, onSurvivors } from './survivors.js';
+import type { LifecycleEvent, LifecycleState, StepResult, SupervisorState } from './types.js';
 
 export function initialState(timing: SupervisorTiming, enabled: boolean): LifecycleState {
   return {
@@ -23,12 +25,6 @@ export function initialState(timing: SupervisorTiming, enabled: boolean): Lifecy
     lastSwap: null,
     reason: null,
   };
-}
-
-/** The phase with its candidate replaced (the candidate slot is only in 'starting' and 'swapping'). */
-function withCandidate(phase: Phase, candidate: Candidate): Phase {
-  if (phase.phase === 'starting' || phase.phase === 'swapping') return { ...phase, candidate };
-  return phase;
 }
 
 /** Answers waiters whose instances are all gone; takes the pending desired state if the slot is free; ends a stop. */
@@ -105,47 +101,6 @@ function onExited(d: Draft, e: Extract<LifecycleEvent, { type: 'exited' }>): voi
   }
 }
 
-function onCandidateVerdict(d: Draft, e: Extract<LifecycleEvent, { type: 'ready' | 'not-ready' | 'spawn-failed' }>): void {
-  const candidate = candidateOf(d.s);
-  if (!candidate || candidate.generation !== e.generation || candidate.failure) return;
-  if (e.type === 'ready' && !candidate.exited) {
-    promote(d, candidate);
-    if (e.handoverMs !== undefined) d.fx.push({ type: 'observe-handover', seconds: e.handoverMs / 1000 });
-    if (e.warning) {
-      log(d, 'warn', e.warning.message, { generation: e.generation, reason_code: e.warning.code, missing: e.warning.missing });
-      d.s = { ...d.s, reason: e.warning };
-    }
-    return;
-  }
-  if (candidate.adopt) {
-    onAdoptionFailed(d, candidate, e.type === 'ready' ? 'it exited' : e.message);
-    return;
-  }
-  const failure = e.type === 'ready'
-    ? { message: `Beyla generation ${e.generation} exited before it was ready`, cannotRun: false }
-    : { message: e.message, cannotRun: e.type === 'not-ready' && e.cannotRun };
-  const failed: Candidate = { ...candidate, failure, exited: candidate.exited || e.type === 'spawn-failed' };
-  d.s = { ...d.s, phase: withCandidate(d.s.phase, failed) };
-  const reason = e.type === 'ready' ? 'exited' : e.type === 'spawn-failed' ? 'spawn' : e.cannotRun ? 'cannot_run' : e.reason ?? 'timeout';
-  d.fx.push({ type: 'count-readiness-failure', reason });
-  if (failed.exited) {
-    finishFailure(d, failed);
-  } else {
-    // Stopped like any instance: SIGTERM, the shutdown grace, then SIGKILL.
-    d.fx.push({ type: 'terminate', generation: failed.generation, graceMs: failed.target.settings.shutdownTimeoutMs + d.s.timing.stopMarginMs });
-  }
-}
-
-/** A survivor that did not pass verification: it keeps instrumenting (if alive) while a new candidate starts at once; stopped once that one is ready. */
-function onAdoptionFailed(d: Draft, candidate: Candidate, why: string): void {
-  log(d, 'warn', 'a Beyla left by a previous agent cannot be adopted: starting a new one, the old one runs until it is ready', { generation: candidate.generation, pid: candidate.pid, why });
-  if (!candidate.exited && candidate.pid !== null) keepUnadoptable(d, { generation: candidate.generation, pid: candidate.pid });
-  const p = d.s.phase;
-  d.s = { ...d.s, phase: { phase: 'idle' } };
-  startCandidate(d, { target: candidate.target, reason: candidate.reason, why: candidate.why, requests: candidate.requests });
-  if (p.phase === 'starting' && p.crashed && d.s.phase.phase === 'starting') d.s = { ...d.s, phase: { ...d.s.phase, crashed: p.crashed } };
-}
-
 function onFatal(d: Draft, e: Extract<LifecycleEvent, { type: 'fatal' }>): void {
   const active = activeOf(d.s);
   if (!active || active.generation !== e.generation) return; // a candidate's fatal line fails its readiness probe
@@ -155,42 +110,6 @@ function onFatal(d: Draft, e: Extract<LifecycleEvent, { type: 'fatal' }>): void 
   d.s = { ...d.s, phase: candidate ? { phase: 'starting', candidate, crashed: null } : { phase: 'idle' } };
   retire(d, active.generation, active.pid, active.target, active.hung !== null);
   recordCrash(d, active.target, active.generation, e.line);
-}
-
-function onLiveness(d: Draft, e: Extract<LifecycleEvent, { type: 'liveness' }>): void {
-  const active = activeOf(d.s);
-  const p = d.s.phase;
-  if (!active || active.generation !== e.generation || active.hung || (p.phase !== 'ready' && p.phase !== 'swapping')) return;
-  if (e.ok) {
-    if (active.livenessFailures > 0) log(d, 'info', 'active Beyla answers /healthz again', { generation: active.generation, failures: active.livenessFailures });
-    if (active.ownFaults.resources) {
-      // Watch events may have been lost while the agent was short of descriptors: re-read everything now, not at the next resync.
-      log(d, 'info', 'the agent has file descriptors again: re-reading the configuration', { generation: active.generation, own_faults: active.ownFaults.count });
-      d.fx.push({ type: 'resync' });
-    }
-    d.s = { ...d.s, phase: { ...p, active: { ...active, livenessFailures: 0, ownFaults: { count: 0, resources: false } } } };
-    return;
-  }
-  if (e.ownFault) {
-    // The agent's own trouble says nothing about Beyla: neither a failure nor an answer.
-    const ownFaults = { count: active.ownFaults.count + 1, resources: active.ownFaults.resources || e.ownFault !== 'event_loop_lag' };
-    log(d, 'warn', "liveness probe failed for the agent's own reasons: not counted against Beyla", { generation: active.generation, reason: e.ownFault, error: e.detail, own_faults: ownFaults.count });
-    d.fx.push({ type: 'count-own-fault', reason: e.ownFault });
-    d.s = { ...d.s, phase: { ...p, active: { ...active, ownFaults } } };
-    return;
-  }
-  const { livenessFailures: of, livenessTimeoutMs, livenessIntervalMs } = d.s.timing;
-  const failures = active.livenessFailures + 1;
-  log(d, 'warn', 'active Beyla did not answer its liveness probe', { generation: active.generation, pid: active.pid, failures, of, error: e.detail });
-  if (failures < of) {
-    d.s = { ...d.s, phase: { ...p, active: { ...active, livenessFailures: failures } } };
-    return;
-  }
-  const reason = `${e.probe} did not answer ${failures} probes in a row (${livenessTimeoutMs} ms each, ${livenessIntervalMs} ms apart; last: ${e.detail})`;
-  const hung = { ...active, livenessFailures: failures, hung: reason };
-  log(d, 'error', `active Beyla is unresponsive: ${reason}; replacing it (make-before-break), then SIGKILL`, { generation: active.generation, pid: active.pid, reason });
-  d.s = { ...d.s, phase: { ...p, active: hung } };
-  if (p.phase === 'ready') startCandidate(d, { target: active.target, reason: 'unresponsive', why: 'retry', requests: [] });
 }
 
 function onTimer(d: Draft, e: Extract<LifecycleEvent, { type: 'timer' }>): void {
