@@ -1,23 +1,15 @@
-// One running Beyla process: spawned in its own process group with SIGHUP ignored, parsed log lines into a child logger, fatal-line and exit tracking, stop.
+// One running Beyla process: spawned in its own process group with SIGHUP ignored, its output read (beyla-output.ts), exit tracking, stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
-import { LogRateLimit, type LogRateLimitOptions } from './log-rate-limit.js';
+import type { LogRateLimitOptions } from './log-rate-limit.js';
+import { BeylaOutput, type OutputLimitCounters } from './beyla-output.js';
 import { GroupTermination, signalProcessGroup } from './group-termination.js';
-import { InstrumentedProcesses } from './instrumented-processes.js';
-import { parseBeylaLog, type BeylaLogRecord } from './parse-beyla-log.js';
-import { splitCappedLines, type CappedLine } from './split-capped-lines.js';
+import type { InstrumentedProcesses } from './instrumented-processes.js';
 
-/** Lines that mean the instance is dead or useless even if the process lives on. */
-export const FATAL_PATTERNS: readonly RegExp[] = [
-  /wrong (?:Beyla )?configuration/i,
-  /ended unexpectedly/i,
-  /Unable to load eBPF watcher/i,
-];
+export { FATAL_PATTERNS, type OutputLimitCounters } from './beyla-output.js';
 
-const KEPT_LINES = 5;
 /** After the process has exited, how long its last output lines may take to be read. */
 const OUTPUT_DRAIN_MS = 1000;
 /**
@@ -58,12 +50,6 @@ export interface BeylaInstanceOptions {
   digest?: string;
 }
 
-/** Counts of Beyla's output lines the limits acted on (wired to Prometheus counters by the supervisor). */
-export interface OutputLimitCounters {
-  truncated(): void;
-  dropped(): void;
-}
-
 export interface BeylaInstanceEvents {
   fatal: [line: string];
 }
@@ -82,23 +68,10 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   /** Resolves once, when the process has exited (never rejects). */
   readonly exited: Promise<BeylaExit>;
   exit: BeylaExit | null = null;
-  /** What it logged as instrumented ('instrumenting process' lines), for the handover check. */
-  readonly instrumented = new InstrumentedProcesses();
-  fatalLine: string | null = null;
-  /** Beyla's version, from its first log line (`msg="Grafana Beyla" Version=...`), once seen. */
-  version: string | undefined = undefined;
-  private readonly errorLines: string[] = [];
-  private readonly lastLines: string[] = [];
   private readonly log: Logger;
   private readonly child: ChildProcess;
   private readonly termination: GroupTermination;
-  /** The shell's line when it could not exec Beyla. */
-  private execError: string | undefined;
-  private readonly rateLimit: LogRateLimit;
-  /** Lines not forwarded into the agent's log (rate limit): since the last report, and in all. */
-  private droppedSinceReport = 0;
-  droppedLines = 0;
-  private readonly outputLimits: OutputLimitCounters | undefined;
+  private readonly output: BeylaOutput;
 
   constructor(opts: BeylaInstanceOptions) {
     super();
@@ -108,8 +81,6 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
     this.digest = opts.digest;
-    this.rateLimit = new LogRateLimit(opts.logRateLimit);
-    this.outputLimits = opts.outputLimits;
     // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.
     this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
       env: opts.env,
@@ -118,12 +89,13 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     });
     this.pid = this.child.pid;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: this.pid });
+    this.output = new BeylaOutput({ log: this.log, execName: EXEC_NAME, logRateLimit: opts.logRateLimit, outputLimits: opts.outputLimits, onFatal: (text) => this.emit('fatal', text) });
     // Its group's id is Beyla's pid. Signalling it is safe after Beyla has been reaped: the kernel
     // does not reuse a pid while a process group of that id still has members.
     const pid = this.pid;
     this.termination = new GroupTermination((signal) => { if (pid !== undefined) signalProcessGroup(pid, signal, this.log, 'Beyla'); }, this.log, 'Beyla');
     const streams = [this.child.stdout, this.child.stderr];
-    const outputDone = Promise.all([this.follow(this.child.stdout, 'stdout'), this.follow(this.child.stderr, 'stderr')]);
+    const outputDone = Promise.all([this.output.follow(this.child.stdout, 'stdout'), this.output.follow(this.child.stderr, 'stderr')]);
     // The exit is the process's, not its pipes': a child holding them open must not hide it.
     const processExit = new Promise<{ code: number | null; signal: string | null; spawnError?: string }>((resolveExit) => {
       this.child.once('exit', (code, signal) => resolveExit({ code, signal }));
@@ -139,9 +111,10 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       await Promise.race([outputDone, new Promise((resolveDrain) => { drainTimer = setTimeout(resolveDrain, OUTPUT_DRAIN_MS); })]);
       clearTimeout(drainTimer);
       for (const stream of streams) stream?.destroy(); // a process outside the group may still hold them
-      this.reportDropped();
-      const execFailed = result.code !== null && EXEC_FAILED_CODES.has(result.code) && this.execError !== undefined;
-      const spawnError = result.spawnError ?? (execFailed ? this.execError : undefined);
+      this.output.reportDropped();
+      const { execError } = this.output;
+      const execFailed = result.code !== null && EXEC_FAILED_CODES.has(result.code) && execError !== undefined;
+      const spawnError = result.spawnError ?? (execFailed ? execError : undefined);
       this.exit = {
         code: result.code,
         signal: result.signal,
@@ -157,80 +130,39 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     return this.exit === null;
   }
 
-  /** Reads a stream line by line (each line capped); resolves when it has ended. */
-  private follow(stream: Readable | null, name: 'stdout' | 'stderr'): Promise<void> {
-    if (!stream) return Promise.resolve();
-    return splitCappedLines({ stream, onLine: (line) => this.onLine(line, name) });
+  /** What it logged as instrumented ('instrumenting process' lines), for the handover check. */
+  get instrumented(): InstrumentedProcesses {
+    return this.output.instrumented;
   }
 
-  private onLine(line: CappedLine, stream: 'stdout' | 'stderr'): void {
-    const { text: raw, truncated } = line;
-    if (truncated > 0) this.outputLimits?.truncated();
-    if (raw.trim() === '') return;
-    // Read before any rate limit: the handover check depends on every one of these lines.
-    if (raw.includes('instrumenting process')) {
-      const record = parseBeylaLog(raw);
-      if (record.msg === 'instrumenting process') this.instrumented.add(record.fields, Date.now());
-    }
-    if (stream === 'stderr' && this.execError === undefined && raw.startsWith(`${EXEC_NAME}: `)) {
-      this.execError = raw.slice(EXEC_NAME.length + 2).replace(/^\d+: exec: /, '');
-    }
-    if (!this.rateLimit.take(raw.length)) {
-      // Not forwarded, but a fatal or error line still counts: a cheap look first, a parse only then.
-      this.droppedSinceReport += 1;
-      this.droppedLines += 1;
-      this.outputLimits?.dropped();
-      this.lastLines.push(raw.slice(0, 500));
-      if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
-      if (/level=(?:ERROR|FATAL)|^panic:/i.test(raw) || FATAL_PATTERNS.some((pattern) => pattern.test(raw))) this.note(parseBeylaLog(raw), raw);
-      return;
-    }
-    this.reportDropped();
-    const record: BeylaLogRecord = parseBeylaLog(raw);
-    if (this.version === undefined && record.msg === 'Grafana Beyla' && record.fields.version) this.version = record.fields.version;
-    this.log[record.level]({ ...record.fields, stream, ...(record.structured ? {} : { raw: true }), ...(truncated > 0 ? { truncated } : {}) }, record.msg);
-    this.lastLines.push(this.textOf(record));
-    if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
-    this.note(record, raw);
+  /** Its first fatal line (null until one). */
+  get fatalLine(): string | null {
+    return this.output.fatalLine;
   }
 
-  private textOf(record: BeylaLogRecord): string {
-    return record.structured ? `${record.msg}${record.fields.error ? `: ${record.fields.error}` : ''}` : record.msg;
+  /** Beyla's version, from its first log line (`msg="Grafana Beyla" Version=...`), once seen. */
+  get version(): string | undefined {
+    return this.output.version;
   }
 
-  /** Keeps error lines for reports and emits 'fatal' for the first fatal one. */
-  private note(record: BeylaLogRecord, raw: string): void {
-    const text = this.textOf(record);
-    if (record.level === 'error' || record.level === 'fatal' || /^panic:/.test(raw)) {
-      this.errorLines.push(text);
-      if (this.errorLines.length > KEPT_LINES) this.errorLines.shift();
-    }
-    if (this.fatalLine === null && FATAL_PATTERNS.some((pattern) => pattern.test(record.msg))) {
-      this.fatalLine = text;
-      this.emit('fatal', text);
-    }
-  }
-
-  /** One line saying how many of Beyla's lines were not forwarded since the last such line. */
-  private reportDropped(): void {
-    if (this.droppedSinceReport === 0) return;
-    this.log.warn({ dropped_lines: this.droppedSinceReport, dropped_lines_total: this.droppedLines }, 'Beyla log lines dropped: over the forwarding rate limit');
-    this.droppedSinceReport = 0;
+  /** Lines not forwarded into the agent's log (rate limit), in all. */
+  get droppedLines(): number {
+    return this.output.droppedLines;
   }
 
   /** The last few ERROR lines Beyla printed, oldest first. */
   recentErrors(): string[] {
-    return [...this.errorLines];
+    return this.output.recentErrors();
   }
 
   /** Beyla's own words for what went wrong: its fatal line, else its last error line. */
   beylaError(): string | undefined {
-    return this.fatalLine ?? this.errorLines.at(-1);
+    return this.output.beylaError();
   }
 
   /** The last line it printed, whatever its level. */
   lastLine(): string | undefined {
-    return this.lastLines.at(-1);
+    return this.output.lastLine();
   }
 
   /** "exited with code 255", "killed by SIGKILL", "could not start: ...". */
