@@ -1,5 +1,7 @@
 // onCandidateVerdict: a candidate's readiness verdict (ready, not ready, spawn failed) -> promote it, or fail it (a survivor: start a new one).
-import { candidateOf, finishFailure, log, promote, startCandidate, type Draft } from './transitions.js';
+import { candidateOf, log, type Draft } from './draft.js';
+import { finishFailure } from './finish-failure.js';
+import { promote, startCandidate } from './transitions.js';
 import { keepUnadoptable } from './survivors.js';
 import type { Candidate, LifecycleEvent, Phase } from './types.js';
 

@@ -1,5 +1,6 @@
 // onLiveness: one liveness probe result of the active Beyla -> reset, count (Beyla's failure or the agent's own), or replace it as hung.
-import { activeOf, log, startCandidate, type Draft } from './transitions.js';
+import { activeOf, log, type Draft } from './draft.js';
+import { startCandidate } from './transitions.js';
 import type { LifecycleEvent } from './types.js';
 
 export function onLiveness(d: Draft, e: Extract<LifecycleEvent, { type: 'liveness' }>): void {

@@ -1,9 +1,10 @@
 // step(state, event) -> { state, effects }: every decision of the Beyla lifecycle, pure (no I/O, timers or processes).
 import { NO_CRASHES } from './crash-policy.js';
 import type { SupervisorTiming } from './timing.js';
-import {
-  act, activeOf, candidateOf, deactivate, disarm, finishFailure, liveGenerations, log, recordCrash, resolve, retire, retireAll, startCandidate, type Draft,
-} from './transitions.js';
+import { act } from './act.js';
+import { activeOf, candidateOf, disarm, liveGenerations, log, resolve, type Draft } from './draft.js';
+import { finishFailure } from './finish-failure.js';
+import { deactivate, recordCrash, retire, retireAll, startCandidate } from './transitions.js';
 import { onCandidateVerdict, withCandidate } from './on-candidate-verdict.js';
 import { onLiveness } from './on-liveness.js';
 import { dropSurvivor, onSurvivors } from './survivors.js';

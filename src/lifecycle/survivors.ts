@@ -1,5 +1,5 @@
 // Beyla instances a previous agent left running: recorded at start, adopted when one runs the desired config, else stopped once ours is ready.
-import type { Draft } from './transitions.js';
+import type { Draft } from './draft.js';
 import type { LifecycleEvent, Survivor, Target } from './types.js';
 
 /** Beyla's own default shutdown_timeout: the grace of a survivor stopped when no config of ours says otherwise. */

@@ -1,56 +1,10 @@
-// The moves step() is made of: act on a plan, start a candidate, promote, retire, record a crash, finish a failed candidate.
-import { addCrash, backoffMs } from './crash-policy.js';
-import { dropSurvivor, matchingSurvivor, retireSurvivors } from './survivors.js';
-import type { Active, ApplyResult, Candidate, Effect, LifecycleState, LogLevel, Plan, RestartReason, Survivor, Target, TimerName } from './types.js';
+// The moves step() is made of: start a candidate, promote, retire, record a crash (acting on a plan: act.ts; a failed candidate: finish-failure.ts).
+import { addCrash } from './crash-policy.js';
+import { activeOf, arm, candidateOf, disarm, log, resolve, type Draft } from './draft.js';
+import { dropSurvivor, retireSurvivors } from './survivors.js';
+import type { Active, Candidate, RestartReason, Survivor, Target } from './types.js';
 
-/** A working copy of the state for one step: top-level fields are replaced, nested values never mutated. */
-export interface Draft {
-  s: LifecycleState;
-  fx: Effect[];
-  at: number;
-}
-
-export function log(d: Draft, level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-  d.fx.push({ type: 'log', level, msg, fields });
-}
-
-export function arm(d: Draft, timer: TimerName, at: number): void {
-  d.s = { ...d.s, timers: { ...d.s.timers, [timer]: at } };
-  d.fx.push({ type: 'arm', timer, at });
-}
-
-export function disarm(d: Draft, timer: TimerName): void {
-  if (d.s.timers[timer] === undefined) return;
-  const timers = { ...d.s.timers };
-  delete timers[timer];
-  d.s = { ...d.s, timers };
-  d.fx.push({ type: 'disarm', timer });
-}
-
-export function resolve(d: Draft, requests: number[], result: ApplyResult, error?: string, spawnMs?: number): void {
-  if (requests.length === 0) return;
-  d.fx.push({ type: 'resolve', requests, result, ...(error === undefined ? {} : { error }), ...(spawnMs === undefined ? {} : { spawnMs }) });
-}
-
-export function activeOf(s: LifecycleState): Active | null {
-  const p = s.phase;
-  return p.phase === 'ready' || p.phase === 'swapping' ? p.active : p.phase === 'unavailable' ? p.active : null;
-}
-
-export function candidateOf(s: LifecycleState): Candidate | null {
-  const p = s.phase;
-  return p.phase === 'starting' || p.phase === 'swapping' ? p.candidate : null;
-}
-
-/** Generations still running: active, candidate, retiring, survivors of a previous agent. */
-export function liveGenerations(s: LifecycleState): number[] {
-  const active = activeOf(s);
-  const candidate = candidateOf(s);
-  return [
-    ...(active ? [active.generation] : []), ...(candidate && !candidate.exited ? [candidate.generation] : []),
-    ...s.retiring.map((r) => r.generation), ...s.survivors.map((r) => r.generation),
-  ];
-}
+export { activeOf, arm, candidateOf, disarm, liveGenerations, log, resolve, type Draft } from './draft.js';
 
 function graceMs(d: Draft, target: Target): number {
   return target.settings.shutdownTimeoutMs + d.s.timing.stopMarginMs;
@@ -147,92 +101,4 @@ export function promote(d: Draft, candidate: Candidate): void {
   } else {
     resolve(d, candidate.requests, 'started', undefined, spawnMs);
   }
-}
-
-/** A failed candidate has exited (or never ran): answer its requests and decide what comes next. */
-export function finishFailure(d: Draft, candidate: Candidate): void {
-  const failure = candidate.failure ?? { message: 'Beyla candidate failed', cannotRun: false };
-  const p = d.s.phase;
-  const active = activeOf(d.s);
-  const crashed = p.phase === 'starting' ? p.crashed : null;
-  const spawnMs = candidate.spawnedAt === null ? undefined : candidate.spawnedAt - candidate.decidedAt;
-  d.s = { ...d.s, lastSwap: { generation: candidate.generation, result: 'failed', error: failure.message, at: new Date(d.at).toISOString(), durationMs: d.at - candidate.decidedAt } };
-  if (crashed && d.s.timers.restart === undefined) arm(d, 'restart', Math.max(d.at, crashed.restartAt));
-  if (active?.hung) {
-    // No replacement: a hung Beyla is no better than none. Kill it and go the crash way (backoff).
-    d.s = { ...d.s, phase: { phase: 'idle' } };
-    deactivate(d, active);
-    retire(d, active.generation, active.pid, active.target, true);
-    recordCrash(d, active.target, active.generation, `unresponsive (${active.hung}); its replacement failed: ${failure.message}`);
-  } else if (candidate.reason === 'crash') {
-    d.s = { ...d.s, phase: active ? { phase: 'ready', active } : { phase: 'idle' } };
-    recordCrash(d, candidate.target, candidate.generation, failure.message);
-  } else if (failure.cannotRun) {
-    d.s = { ...d.s, phase: crashed ? { phase: 'backoff', crashed } : { phase: 'unavailable', active }, binaryMissing: true, reason: failure.message };
-    arm(d, 'recheck', d.at + d.s.timing.binaryRecheckMs);
-  } else {
-    const retryAttempt = d.s.retryAttempt + 1;
-    const retryAt = d.at + backoffMs(retryAttempt, d.s.timing.swapRetryInitialMs, d.s.timing.swapRetryMaxMs);
-    const phase = crashed ? { phase: 'backoff' as const, crashed } : active ? { phase: 'ready' as const, active } : { phase: 'failed' as const };
-    d.s = { ...d.s, phase, retryAttempt, reason: crashed ? d.s.reason : failure.message };
-    log(d, 'warn', 'will retry the Beyla swap', { retry_in_ms: retryAt - d.at, why: candidate.why });
-    arm(d, 'retry', retryAt);
-  }
-  resolve(d, candidate.requests, 'failed', failure.message, spawnMs);
-}
-
-/** Acts on the newest desired state; only called while no candidate is in flight. */
-export function act(d: Draft, plan: Plan, requests: number[], why: 'change' | 'retry'): void {
-  if (why === 'change') {
-    d.s = { ...d.s, retryAttempt: 0 };
-    disarm(d, 'retry');
-  }
-  const active = activeOf(d.s);
-  const p = d.s.phase;
-  switch (plan.kind) {
-    case 'disabled':
-    case 'empty': {
-      const wasRunning = active !== null || p.phase === 'backoff';
-      retireAll(d);
-      d.s = plan.kind === 'disabled'
-        ? { ...d.s, phase: { phase: 'disabled' }, reason: 'agent.beyla.enabled is false' }
-        : { ...d.s, phase: { phase: 'idle' }, reason: 'no services to instrument (agent.beyla.when_empty: stop)' };
-      const result: ApplyResult = plan.kind === 'disabled' ? 'disabled' : wasRunning ? 'stopped' : 'unchanged';
-      d.s = { ...d.s, waiters: [...d.s.waiters, { requests, result, afterExit: liveGenerations(d.s) }] };
-      return;
-    }
-    case 'missing-binary':
-      if (!d.s.binaryMissing) log(d, 'error', plan.message, { binary: plan.binary, ...(plan.hint ? { hint: plan.hint } : {}) });
-      disarm(d, 'restart');
-      d.s = { ...d.s, phase: { phase: 'unavailable', active }, binaryMissing: true, reason: plan.message };
-      arm(d, 'recheck', d.at + d.s.timing.binaryRecheckMs);
-      resolve(d, requests, 'unavailable', plan.message);
-      return;
-    case 'invalid':
-      log(d, 'error', 'cannot render the Beyla config', { error: plan.message });
-      d.s = { ...d.s, phase: active ? { phase: 'ready', active } : p.phase === 'backoff' ? p : { phase: 'failed' }, reason: plan.message };
-      resolve(d, requests, 'failed', plan.message);
-      return;
-    case 'run':
-      break;
-  }
-  const { target } = plan;
-  if (d.s.binaryMissing) log(d, 'info', 'Beyla binary found', { binary: target.binary });
-  d.s = { ...d.s, binaryMissing: false };
-  disarm(d, 'recheck');
-  const survivor = active ? undefined : matchingSurvivor(d, target);
-  if (survivor) {
-    startCandidate(d, { target, reason: 'config_change', why, requests, adopt: survivor });
-    return;
-  }
-  if (active && active.target.key === target.key) {
-    d.s = { ...d.s, phase: { phase: 'ready', active: { ...active, target } }, reason: null };
-    resolve(d, requests, 'unchanged');
-    return;
-  }
-  if (!active && p.phase === 'backoff' && p.crashed.target.key === target.key) {
-    resolve(d, requests, 'failed', `Beyla crashed; restart of the same config scheduled in ${Math.max(0, p.crashed.restartAt - d.at)} ms`);
-    return;
-  }
-  startCandidate(d, { target, reason: 'config_change', why, requests });
 }
