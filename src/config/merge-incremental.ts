@@ -1,6 +1,7 @@
 // The merge in O(changed): files whose ports and names no other file touches are merged alone; anything else is merged in full, with the same result.
-import { mergeRanges } from './ports.js';
+import { claim, count, eachPort, lastGoodOf, sameServices, touched, type Claims } from './file-touches.js';
 import { byServiceName, mergeFile, type MergedFile, type MergeInput } from './merge-snapshot.js';
+import { putAccepted, takeAccepted } from './service-slots.js';
 import type { FileResult, FileState, PortRange, Service, Snapshot } from './types.js';
 
 /** A file whose state may differ between the previous snapshot and this one. */
@@ -34,54 +35,6 @@ interface Entry {
   ranges: readonly PortRange[];
   names: readonly string[];
   index: number;
-}
-
-function lastGoodOf(state: FileState | undefined): readonly Service[] | undefined {
-  return state && state.status !== 'rejected' ? state.services : undefined;
-}
-
-function sameServices(a: readonly Service[] | undefined, b: readonly Service[] | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  return a.every((s, i) => s === b[i]);
-}
-
-function touched(result: FileResult, lastGood: readonly Service[] | undefined): { ranges: PortRange[]; names: string[] } {
-  const services = [...(result.ok ? result.services : []), ...(lastGood ?? [])];
-  // Each port and name once: a file's counts in the indexes are 0 or 1.
-  return { ranges: mergeRanges(services.flatMap((s) => s.ports)), names: [...new Set(services.map((s) => s.name))] };
-}
-
-function count<K>(map: Map<K, number>, key: K, by: number): void {
-  const next = (map.get(key) ?? 0) + by;
-  if (next === 0) map.delete(key);
-  else map.set(key, next);
-}
-
-function eachPort(ranges: readonly PortRange[], fn: (port: number) => void): void {
-  for (const range of ranges) for (let port = range.from; port <= range.to; port++) fn(port);
-}
-
-/** The services a file's content puts in effect: the last one of each name. */
-function acceptedOf(state: FileState): Service[] {
-  const byName = new Map<string, Service>();
-  for (const service of state.services) byName.set(service.name, service);
-  return [...byName.values()];
-}
-
-/** Index of `service`'s name in `sorted` (by byServiceName), or where it goes; undefined on a tie with another name. */
-function findSlot(sorted: readonly Service[], name: string): { at: number; found: boolean } | undefined {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const other = sorted[mid]!;
-    const order = name.localeCompare(other.name);
-    if (order === 0) return other.name === name ? { at: mid, found: true } : undefined;
-    if (order < 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return { at: lo, found: false };
 }
 
 /**
@@ -143,22 +96,6 @@ export class IncrementalMerge {
     this.carried.delete(entry.result.file);
   }
 
-  /** Claim every port and name `file` looks at; false when another changed file claimed one first. */
-  private static claim(claims: Claims, file: string, names: readonly string[], ranges: readonly PortRange[]): boolean {
-    for (const name of names) {
-      const holder = claims.names.get(name);
-      if (holder !== undefined && holder !== file) return false;
-      claims.names.set(name, file);
-    }
-    let ok = true;
-    eachPort(ranges, (port) => {
-      const holder = claims.ports.get(port);
-      if (holder !== undefined && holder !== file) ok = false;
-      else claims.ports.set(port, file);
-    });
-    return ok;
-  }
-
   /** undefined: a changed file shares a port or a name with another file (the caller merges in full, which rebuilds the indexes). */
   private tryIncremental(input: MergeInput): IncrementalMergeResult | undefined {
     const previous = this.output!;
@@ -184,9 +121,9 @@ export class IncrementalMerge {
     const claims: Claims = { ports: new Map(), names: new Map() };
     for (const plan of plans) {
       const file = plan.result.file;
-      if (!IncrementalMerge.claim(claims, file, [...plan.next.names, ...(plan.before?.names ?? [])], [...plan.next.ranges, ...(plan.before?.ranges ?? [])])) return undefined;
+      if (!claim(claims, file, [...plan.next.names, ...(plan.before?.names ?? [])], [...plan.next.ranges, ...(plan.before?.ranges ?? [])])) return undefined;
     }
-    for (const entry of removed) if (!IncrementalMerge.claim(claims, entry.result.file, entry.names, entry.ranges)) return undefined;
+    for (const entry of removed) if (!claim(claims, entry.result.file, entry.names, entry.ranges)) return undefined;
     // The indexes count the old state, where every other file touches what it touches now.
     for (const [name, file] of claims.names) {
       const mine = this.entries.get(file)?.names.includes(name) ? 1 : 0;
@@ -200,22 +137,10 @@ export class IncrementalMerge {
 
     // Isolated: each changed file is merged alone (nothing before it can clash with it or share a name).
     const services = [...previous.services];
-    const take = (state: FileState): boolean => acceptedOf(state).every((service) => {
-      const slot = findSlot(services, service.name);
-      if (!slot?.found) return false;
-      services.splice(slot.at, 1);
-      return true;
-    });
-    const put = (state: FileState): boolean => acceptedOf(state).every((service) => {
-      const slot = findSlot(services, service.name);
-      if (!slot || slot.found) return false;
-      services.splice(slot.at, 0, service);
-      return true;
-    });
-    for (const entry of removed) if (!take(entry.merged.state)) return undefined;
-    for (const plan of plans) if (plan.before && !take(plan.before.merged.state)) return undefined;
+    for (const entry of removed) if (!takeAccepted(services, entry.merged.state)) return undefined;
+    for (const plan of plans) if (plan.before && !takeAccepted(services, plan.before.merged.state)) return undefined;
     const merged = plans.map((plan) => mergeFile(plan.result, plan.before?.merged.state, new Map(), new Map()));
-    for (const m of merged) if (!put(m.state)) return undefined;
+    for (const m of merged) if (!putAccepted(services, m.state)) return undefined;
 
     // Committed from here on.
     for (const entry of removed) this.forget(entry);
@@ -242,11 +167,6 @@ export class IncrementalMerge {
     for (const entry of removed) delta.push({ file: entry.result.file, before: entry.merged.state, after: undefined });
     return { snapshot: this.output, delta: { files: delta } };
   }
-}
-
-interface Claims {
-  ports: Map<number, string>;
-  names: Map<string, string>;
 }
 
 interface Plan {
