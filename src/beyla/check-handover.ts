@@ -3,6 +3,7 @@ import { readlink } from 'node:fs/promises';
 import { exeGlobMatcher } from '../config/exe-glob.js';
 import type { PortRange } from '../config/types.js';
 import { subtractPorts } from '../plan/format-ports.js';
+import { indexPortOwners, type PortOwners } from '../plan/port-owners.js';
 import type { DesiredState } from '../plan/types.js';
 import { findListeners, type Listener } from './find-listeners.js';
 import { stillRunning, type InstrumentedProcess, type InstrumentedProcesses } from './instrumented-processes.js';
@@ -56,12 +57,15 @@ export async function checkHandover(opts: CheckHandoverOptions): Promise<Handove
     names: s.services,
     ports: subtractPorts(s.openPorts, opts.excludePorts),
     exe: s.exePath ? exeGlobMatcher(s.exePath) ?? /(?!)/ : undefined,
+    owners: undefined as PortOwners | undefined,
   }));
   const selectorOf = (port: number | undefined, exe: string): (typeof selectors)[number] | undefined => selectors.find((s) =>
     (port === undefined ? s.ports.length === 0 : inRanges(s.ports, port)) && (!s.exe || s.exe.test(exe)));
   // A ports-only selector stands for several services: a port belongs to the one whose own ports hold it.
   const nameOf = (s: (typeof selectors)[number], port: number | undefined): string => {
-    const owner = port === undefined ? undefined : s.names.find((n) => inRanges(opts.desired.services.find((d) => d.name === n)?.ports ?? [], port));
+    // Indexed once per selector (when first needed), not searched per name and process: a ports-only
+    // selector can stand for 20,000 services.
+    const owner = port === undefined ? undefined : (s.owners ??= indexPortOwners(s.names, opts.desired.services)).at(port)[0];
     return owner ?? s.names[0] ?? '';
   };
   const listeners = await findListeners((port) => selectors.some((s) => inRanges(s.ports, port)), procRoot);

@@ -2,6 +2,7 @@
 import { exeGlobMatcher } from '../config/exe-glob.js';
 import type { PortRange } from '../config/types.js';
 import { subtractPorts } from '../plan/format-ports.js';
+import { indexPortOwners, type PortOwners } from '../plan/port-owners.js';
 import type { Selector } from '../plan/types.js';
 import { findListeners } from './find-listeners.js';
 import { stillRunning, type InstrumentedProcesses } from './instrumented-processes.js';
@@ -30,7 +31,7 @@ export async function serviceCoverage(opts: {
   excludePorts: readonly number[];
   selfPid: number;
 }): Promise<ServiceCoverage[]> {
-  const selectors = opts.selectors.map((s) => ({ services: s.services, ports: subtractPorts(s.openPorts, opts.excludePorts), exe: s.exePath ? exeGlobMatcher(s.exePath) ?? /(?!)/ : undefined }));
+  const selectors = opts.selectors.map((s) => ({ services: s.services, ports: subtractPorts(s.openPorts, opts.excludePorts), exe: s.exePath ? exeGlobMatcher(s.exePath) ?? /(?!)/ : undefined, owners: undefined as PortOwners | undefined }));
   const listeners = selectors.length === 0 ? [] : await findListeners((port) => selectors.some((s) => inRanges(s.ports, port)));
   const seen = await opts.instrumented?.list() ?? [];
   const live = new Set<number>();
@@ -42,9 +43,10 @@ export async function serviceCoverage(opts: {
     if (l.pid === undefined || l.pid === opts.selfPid) continue;
     for (const s of selectors) {
       if (!inRanges(s.ports, l.port) || (s.exe && !s.exe.test(l.exe ?? ''))) continue;
-      for (const name of s.services) {
-        const own = opts.services?.find((d) => d.name === name)?.ports;
-        if (own && !inRanges(own, l.port)) continue;
+      // Indexed once per selector (when a listener first needs it), not searched per name and listener:
+      // a ports-only selector can stand for 20,000 services.
+      const index = opts.services ? (s.owners ??= indexPortOwners(s.services, opts.services)) : undefined;
+      for (const name of index ? [...index.at(l.port), ...index.unknown] : s.services) {
         const owners = byService.get(name);
         owners?.set(l.pid, (owners.get(l.pid) ?? new Set()).add(l.port));
       }
