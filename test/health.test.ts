@@ -156,6 +156,24 @@ test('aborting the signal stops the checks and drops the series', async (t) => {
   assert.deepEqual(monitor.status(), {}, 'a closed monitor ignores updates');
 });
 
+test('a monitor sharing another one\'s gauge drops only its own series when it closes', async (t) => {
+  const server = net.createServer((s) => s.destroy());
+  const port = await listen(server);
+  t.after(() => closeServer(server));
+  const { logger } = captureLogger();
+  const registry = new client.Registry();
+  const first = new HealthMonitor({ logger, registry, defaults: DEFAULTS });
+  const second = new HealthMonitor({ logger, registry, defaults: DEFAULTS });
+  t.after(() => first.close());
+  first.update([service('api', port, {})]);
+  second.update([service('web', port, {})]);
+  await Promise.all([waitFor(first, 'api', (h) => h.state === 'up'), waitFor(second, 'web', (h) => h.state === 'up')]);
+  second.close();
+  const text = await registry.metrics();
+  assert.match(text, /service="api"/);
+  assert.doesNotMatch(text, /service="web"/);
+});
+
 test('checks of many services are capped: never more in flight than maxConcurrent', async (t) => {
   let inFlight = 0;
   let most = 0;

@@ -1,7 +1,7 @@
 // createDaemonSupervisor: the daemon's Beyla supervisor, wired to the OTLP relay, counter continuity, the Beyla state metrics and STATUS=.
 import type { Registry } from 'prom-client';
 import type { BeylaStateMetrics } from '../beyla/create-beyla-state-metrics.js';
-import { BeylaSupervisor } from '../beyla/supervisor.js';
+import { BeylaSupervisor, type SupervisorStatus } from '../beyla/supervisor.js';
 import type { AgentSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { ContinuityHolder } from '../metrics/continuity-holder.js';
@@ -19,7 +19,7 @@ export interface DaemonSupervisorOptions {
   /** Created by the caller, before the relay's metrics, so the registry keeps its order. */
   beylaState: BeylaStateMetrics;
   /** After each status change, once the relay and the state metrics have seen it. */
-  onStatus: () => void;
+  onStatus: (status: SupervisorStatus) => void;
   /** Watch events may have been lost (the agent had no file descriptors): resync at once. */
   onResync: () => void;
 }
@@ -36,7 +36,7 @@ export function createDaemonSupervisor(opts: DaemonSupervisorOptions): BeylaSupe
     onState: (status) => {
       otlp.observe(status.generation, status.instances.map((i) => i.generation));
       beylaState.record(status);
-      opts.onStatus();
+      opts.onStatus(status);
     },
     onPromote: (from, to) => {
       otlp.cut(from.generation, to.generation);

@@ -1,8 +1,8 @@
 // The composition root: wires config, watcher, reconciler (the run is reconcile-run.ts), Beyla supervisor, health, control, metrics and systemd.
 import { mkdir } from 'node:fs/promises';
-import { countPorts, mergeRanges } from '../config/ports.js';
 import { loadValidators } from '../config/schema-validate.js';
 import { createBeylaStateMetrics } from '../beyla/create-beyla-state-metrics.js';
+import type { SupervisorStatus } from '../beyla/supervisor.js';
 import { startControlServer, type ControlServer } from '../control/start-control-server.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
@@ -30,7 +30,7 @@ import { DegradedMode, planStart } from './degraded-start.js';
 import { RejectedSince } from './rejected-since.js';
 import { lockRuntimeDir } from './runtime-dir-lock.js';
 import { ShutdownSteps } from './shutdown-steps.js';
-import { formatStatusLine } from './status-line.js';
+import { formatStatusLine, SnapshotCounts } from './status-line.js';
 
 export interface DaemonOptions {
   configPath?: string | undefined;
@@ -88,16 +88,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let control: ControlServer | undefined;
   let ready = false;
 
-  const statusLine = (): string => formatStatusLine({
-    generation: supervisor.status().generation,
-    services: reconcile.snapshot?.services.length ?? 0,
-    ports: countPorts(mergeRanges((reconcile.snapshot?.services ?? []).flatMap((s) => s.ports))),
-    beyla: supervisor.status(),
-    rejected: (reconcile.snapshot?.files ?? []).filter((f) => f.status !== 'valid').length,
-    starting: !ready,
-    degraded: degraded.current,
+  const counts = new SnapshotCounts();
+  const statusLine = (beyla: SupervisorStatus = supervisor.status()): string => formatStatusLine({
+    ...counts.of(reconcile.snapshot), generation: beyla.generation, beyla, starting: !ready, degraded: degraded.current,
   });
-  const pushStatus = (): void => notifier.status(statusLine());
+  const pushStatus = (beyla?: SupervisorStatus): void => notifier.status(statusLine(beyla));
 
   const beylaState = createBeylaStateMetrics(registry);
   const continuity = new ContinuityHolder({
@@ -116,12 +111,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const health = new HealthMonitor({ logger: log, registry, defaults: settings.health, signal: abort.signal });
 
   const cleanup = new ShutdownSteps();
-  cleanup.push(() => runtimeLock.release()); // released last: after Beyla is stopped
-  cleanup.push(() => otlp.close());
-  const stopAll = async (): Promise<void> => {
-    abort.abort();
-    await cleanup.run(log);
-  };
+  cleanup.push('runtime_lock', () => runtimeLock.release()); // released last: after Beyla is stopped
+  cleanup.push('otlp_relay', () => otlp.close());
+  // What listens to the abort (health checks, reconciler, watcher, watchdog) stops in the first step.
+  const stopAll = (): Promise<void> => cleanup.run(log, { name: 'abort', undo: () => abort.abort() });
 
   const onDirty = (reason: DirtyReason): void => {
     servicesView.markDirty(reason.kind === 'resync' ? undefined : reason.path);
@@ -188,10 +181,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 
   try {
-    cleanup.push(() => supervisor.stop());
-    cleanup.push(() => health.close());
+    cleanup.push('beyla', () => supervisor.stop());
+    cleanup.push('health_checks', () => health.close());
     metricsServer = await startMetricsServer({ listen: settings.metrics.listen, registry, scrapeExtra: async () => continuity.serve(await supervisor.scrapeActiveTagged()), logger: log });
-    cleanup.push(() => metricsServer?.close());
+    cleanup.push('metrics_server', () => metricsServer?.close());
     control = await startControlServer({
       socketPath: settings.control.socket,
       logger: log,
@@ -203,11 +196,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         },
       }),
     });
-    cleanup.push(() => control?.close());
-    cleanup.push(() => reconciler.close());
+    cleanup.push('control_server', () => control?.close());
+    cleanup.push('reconciler', () => reconciler.close());
     await watch.start();
-    cleanup.push(() => watch.close());
-    cleanup.push(() => servicesView.close());
+    cleanup.push('watcher', () => watch.close());
+    cleanup.push('services_view', () => servicesView.close());
     await awaitStartup(reconciler.triggerNow('startup'), { timeoutMs: settings.startupTimeoutMs, signal: opts.signal });
   } catch (error) {
     if (opts.signal?.aborted) notifier.stopping();

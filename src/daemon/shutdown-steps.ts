@@ -1,21 +1,30 @@
-// ShutdownSteps: what the daemon started, undone in the reverse order at shut-down; a failing step is logged and the rest still run.
+// ShutdownSteps: what the daemon started, undone in the reverse order at shut-down; a failing step is logged and the rest still run, each step's time is logged (debug).
 import type { Logger } from '../log.js';
 
+interface Step {
+  /** snake_case, logged as `step`. */
+  name: string;
+  undo: () => Promise<void> | void;
+}
+
 export class ShutdownSteps {
-  private readonly steps: Array<() => Promise<void> | void> = [];
+  private readonly steps: Step[] = [];
 
   /** Adds the undoing of what was just started: it runs before everything added earlier. */
-  push(step: () => Promise<void> | void): void {
-    this.steps.push(step);
+  push(name: string, undo: () => Promise<void> | void): void {
+    this.steps.push({ name, undo });
   }
 
-  async run(log: Logger): Promise<void> {
-    for (const step of this.steps.reverse()) {
+  /** Runs `first` (the abort), then every step, newest first; a slow stop says where its time went. */
+  async run(log: Logger, first?: Step): Promise<void> {
+    for (const { name, undo } of [...(first ? [first] : []), ...this.steps.reverse()]) {
+      const startedAtMs = performance.now();
       try {
-        await step();
+        await undo();
       } catch (error) {
-        log.error({ err: error }, 'error during shutdown');
+        log.error({ err: error, step: name }, 'error during shutdown');
       }
+      log.debug({ step: name, elapsed_ms: Math.round(performance.now() - startedAtMs) }, 'shutdown step done');
     }
   }
 }

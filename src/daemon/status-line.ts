@@ -1,5 +1,7 @@
 // The one-line STATUS= text: "gen 7: 4 services, 5 ports; beyla ready (pid 1234); 1 drop-in rejected".
 import type { SupervisorStatus } from '../beyla/supervisor.js';
+import { countPorts, mergeRanges } from '../config/ports.js';
+import type { Snapshot } from '../config/types.js';
 
 export interface StatusLineInput {
   generation: number;
@@ -41,4 +43,24 @@ export function formatStatusLine(input: StatusLineInput): string {
   if (input.rejected > 0) parts.push(`${plural(input.rejected, 'file')} rejected`);
   const line = parts.join('; ');
   return input.degraded ? `DEGRADED (${input.degraded.error}; on the last good config of ${input.degraded.savedAt}) ${line}` : line;
+}
+
+/**
+ * A snapshot's services, ports and rejected files for STATUS=, worked out once per snapshot: every
+ * change of Beyla's state (a stop makes several) sends STATUS=, and merging 20,000 services' ports
+ * each time (with two more copies of the supervisor's status) took 170-210 ms of the stop.
+ */
+export class SnapshotCounts {
+  private last: { snapshot: Snapshot | undefined; counts: { services: number; ports: number; rejected: number } } | undefined;
+
+  of(snapshot: Snapshot | undefined): { services: number; ports: number; rejected: number } {
+    if (this.last && this.last.snapshot === snapshot) return this.last.counts;
+    const counts = {
+      services: snapshot?.services.length ?? 0,
+      ports: countPorts(mergeRanges((snapshot?.services ?? []).flatMap((s) => s.ports))),
+      rejected: (snapshot?.files ?? []).filter((f) => f.status !== 'valid').length,
+    };
+    this.last = { snapshot, counts };
+    return counts;
+  }
 }
