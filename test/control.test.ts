@@ -86,6 +86,33 @@ test('a reload that throws is a 500 with the error; a reload past the bound is a
   assert.match(hung.body.error, /did not finish/);
 });
 
+test('a status cut by close() is not serialised once its handler returns', async (t) => {
+  const dir = await tempDir(t);
+  const socketPath = path.join(dir, 'control.sock');
+  const { logger } = captureLogger();
+  let release: (body: unknown) => void = () => undefined;
+  let entered: () => void = () => undefined;
+  const inHandler = new Promise<void>((resolve) => { entered = resolve; });
+  let serialised = 0;
+  const server = await startControlServer({
+    socketPath, logger,
+    handlers: {
+      status: () => {
+        entered();
+        return new Promise((resolve) => { release = resolve; });
+      },
+      reload: okHandlers.reload,
+    },
+  });
+  const request = controlRequest({ socketPath, method: 'GET', path: '/v1/status', timeoutMs: 5000 }).then(() => 'answered', () => 'cut');
+  await inHandler;
+  await server.close();
+  assert.equal(await request, 'cut');
+  release({ toJSON: () => { serialised++; return {}; } });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(serialised, 0, 'the body of a request nobody reads any more was serialised');
+});
+
 test('the socket is mode 0660 and belongs to the group when it exists; root-only with a warning when not', async (t) => {
   const dir = await tempDir(t);
   const groupFile = path.join(dir, 'group');

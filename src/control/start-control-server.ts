@@ -139,6 +139,9 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       ? Promise.reject(new RangeError(`request body over ${MAX_BODY_BYTES} bytes`))
       : readJsonBody(req));
     const send = ({ status, body }: Reply): void => {
+      // Cut by close() (the agent stopping) or by the client: nobody reads it, and serialising a status
+      // of 20,000 services takes hundreds of ms of the event loop that the stop needs.
+      if (res.destroyed) return;
       let text: string;
       try {
         text = `${JSON.stringify(body ?? null)}\n`;

@@ -189,7 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       socketPath: settings.control.socket,
       logger: log,
       handlers: controlHandlers({
-        supervisor, status, reload, log,
+        supervisor, status, reload, log, signal: abort.signal,
         edits: {
           view: servicesView, validators, settings: () => reconcile.settings, socketPath: settings.control.socket, logger: log,
           extra: () => ({ beyla: supervisor.status(), debounceMs: reconcile.settings.beyla.debounceMs }),
