@@ -4,7 +4,7 @@ import type { Validators } from '../config/schema-validate.js';
 import type { Diagnostic } from '../config/types.js';
 import { CoralError } from '../errors.js';
 import { resolveConfigPath } from '../store/resolve-config-path.js';
-import { readSourceFile } from '../store/read-sources.js';
+import { readSourceFile } from '../store/read-source-file.js';
 import { formatDiagnostic } from './format-diagnostic.js';
 
 export interface CoralSettingsOptions {

@@ -8,7 +8,8 @@ import type { FileResult, Snapshot } from '../config/types.js';
 import { CoralError } from '../errors.js';
 import type { DropInCache } from './drop-in-cache.js';
 import { readNamedDropIns } from './read-named.js';
-import { readDropIns, readSourceFile, type DropInListing } from './read-sources.js';
+import { readSourceFile } from './read-source-file.js';
+import { readDropIns, type DropInListing } from './read-sources.js';
 
 import { resolveConfigPath } from './resolve-config-path.js';
 

@@ -3,7 +3,8 @@ import { lstat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { fileIdentity, type DirListing } from './drop-in-cache.js';
-import { byteOrder, mapInOrder, readDropIn, type DropInListing, type DropInSource, type SourceFile } from './read-sources.js';
+import type { SourceFile } from './read-source-file.js';
+import { byteOrder, mapInOrder, readDropIn, type DropInListing, type DropInSource } from './read-sources.js';
 
 const READ_CONCURRENCY = 32;
 

@@ -8,7 +8,7 @@ import type { Service, Snapshot } from '../config/types.js';
 import { type DropInCache, fileIdentity } from './drop-in-cache.js';
 import type { ServicesView } from './edit-services.js';
 import { loadSnapshot } from './load-snapshot.js';
-import { readSourceFile } from './read-sources.js';
+import { readSourceFile } from './read-source-file.js';
 import { isConfigMapEntry, isDropInName } from '../config/ignored-names.js';
 import { watchEntries, type EntryWatch } from '../watch/watch-entries.js';
 import { ServicesIndex } from './services-index.js';
