@@ -33,6 +33,13 @@ export const parseFaults = (text) => {
         if (!value) throw new Error('fault fatal-log-on needs the path of a file to wait for');
         faults.fatalLogOnFile = value;
         break;
+      case 'log-burst-on': {
+        const at = (value ?? '').lastIndexOf(':');
+        const lines = Number((value ?? '').slice(at + 1));
+        if (at <= 0 || !Number.isInteger(lines) || lines < 1) throw new Error(`fault log-burst-on needs PATH:LINES, got ${JSON.stringify(value)}`);
+        faults.logBurstOn = { path: value.slice(0, at), lines };
+        break;
+      }
       case 'slow-start': faults.slowStartSeconds = seconds(name, value); break;
       case 'exit-at-start': faults.exitAtStart = exitCode(name, value); break;
       case 'fork-child':
