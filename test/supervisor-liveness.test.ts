@@ -244,14 +244,14 @@ describe('BeylaSupervisor orphans', () => {
     assert.ok(logs.some((l) => l.msg === 'adopted Beyla did not exit after SIGTERM: sending SIGKILL' && l.generation === 5), 'the one ignoring SIGTERM was killed');
     assert.equal(isAlive(stranger.pid), true, 'a reused pid is never signalled');
     assert.ok(logs.some((l) => /pid reused/.test(String(l.msg)) && l.pid === stranger.pid));
-    // Old records are gone; the running instance (numbered above theirs) has its own record with its pid.
-    await waitFor('only the new record left', async () => JSON.stringify((await readdir(s.runtimeDir)).sort()) === JSON.stringify(['beyla-6.pid', 'beyla-6.yaml']));
+    // Old records (and FIFOs) are gone; the running instance (numbered above theirs) has its own record with its pid, config and output FIFOs.
+    await waitFor('only the new record left', async () => JSON.stringify((await readdir(s.runtimeDir)).sort()) === JSON.stringify(['beyla-6.pid', 'beyla-6.stderr', 'beyla-6.stdout', 'beyla-6.yaml']));
     const record = await readFile(join(s.runtimeDir, 'beyla-6.pid'), 'utf8');
     assert.equal(Number(record.split('\n')[0]), activePid(sup));
     assert.match(record, new RegExp(`\\nowner ${process.pid} \\d+\\n`), 'the record names its owning agent');
 
     await sup.stop();
-    assert.deepEqual(await readdir(s.runtimeDir), [], 'the record is removed when the instance exits');
+    assert.deepEqual(await readdir(s.runtimeDir), [], 'the record, config and FIFOs are removed when the instance exits');
   });
 });
 

@@ -1,10 +1,12 @@
-// A Beyla left running by a previous agent, supervised without being its parent: exit seen by polling /proc, stop by signalling its process group.
+// A Beyla left running by a previous agent, supervised without being its parent: output read from its FIFOs, exit seen by polling /proc, stop by signalling its process group.
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
-import type { BeylaExit, BeylaInstanceEvents } from './beyla-instance.js';
+import { OUTPUT_DRAIN_MS, type BeylaExit, type BeylaInstanceEvents } from './beyla-instance.js';
+import { BeylaOutput, type OutputLimitCounters } from './beyla-output.js';
 import { GroupTermination, signalProcessGroup } from './group-termination.js';
-import { InstrumentedProcesses } from './instrumented-processes.js';
+import { openReadEnd, type OutputFifos } from './output-fifos.js';
 import { processStartTime } from './process-start-time.js';
 import { isRunning } from './stop-orphans.js';
 
@@ -21,12 +23,19 @@ export interface AdoptedInstanceOptions {
   configFile: string;
   digest: string | undefined;
   logger: Logger;
+  /** Its output FIFOs, when they are its fd 1 and 2 (fifosHeldBy); without them nothing it prints can be read. */
+  output?: OutputFifos;
+  outputLimits?: OutputLimitCounters;
 }
 
 /**
- * Same surface as BeylaInstance. Its stdout and stderr were pipes to the agent that died, so nothing
- * it prints is read: no log forwarding, no fatal-line detection, no version, and `instrumented`
- * holds only what the adoption check saw. Its exit code is unknown (`code` and `signal` null).
+ * Same surface as BeylaInstance. Its stdout and stderr are the FIFOs the previous agent made, which
+ * Beyla itself holds open: this agent opens them by path and reads them as for an instance it
+ * spawned (capped lines, rate-limited forwarding, fatal lines, version, `instrumenting process`
+ * lines into `instrumented`, which also holds what the adoption check saw). It first reads what
+ * Beyla printed while no agent ran (up to 64 KiB; a line the dead agent had half read comes cut).
+ * An instance started by an agent that gave it pipes has no FIFOs: nothing it prints is read (a
+ * real Beyla dies of SIGPIPE at its next line). Its exit code is unknown (`code` and `signal` null).
  */
 export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
   readonly generation: number;
@@ -37,10 +46,8 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
   readonly digest: string | undefined;
   readonly adopted: boolean = true;
   readonly exited: Promise<BeylaExit>;
-  readonly instrumented = new InstrumentedProcesses();
-  readonly version: string | undefined = undefined;
-  readonly fatalLine: string | null = null;
   exit: BeylaExit | null = null;
+  private readonly output: BeylaOutput;
   private readonly startTime: string | undefined;
   private readonly log: Logger;
   private poll: NodeJS.Timeout | undefined;
@@ -55,17 +62,27 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
     this.configFile = opts.configFile;
     this.digest = opts.digest;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: opts.pid, adopted: true });
+    this.output = new BeylaOutput({ log: this.log, onFatal: (line) => this.emit('fatal', line), ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}) });
+    const streams = opts.output ? this.openOutput(opts.output) : [];
+    const outputDone = Promise.all(streams.map((stream, i) => this.output.follow(stream, i === 0 ? 'stdout' : 'stderr')));
     // A SIGTERM only while the pid is still that process; a SIGKILL also once its group is all that is left.
     this.termination = new GroupTermination((signal) => {
       if (signal === 'SIGKILL' || this.alive()) signalProcessGroup(this.pid, signal, this.log, 'an adopted Beyla');
     }, this.log, 'adopted Beyla');
     this.exited = new Promise((resolveExit) => {
       const check = (): void => {
-        if (this.alive()) return;
+        if (this.poll === undefined || this.alive()) return;
         clearInterval(this.poll);
+        this.poll = undefined;
         this.termination.exited(); // nothing it started outlives it
-        this.exit = { code: null, signal: null, requested: this.termination.requested, at: Date.now() };
-        resolveExit(this.exit);
+        let drainTimer: NodeJS.Timeout | undefined;
+        void Promise.race([outputDone, new Promise((resolveDrain) => { drainTimer = setTimeout(resolveDrain, OUTPUT_DRAIN_MS); })]).then(() => {
+          clearTimeout(drainTimer);
+          for (const stream of streams) stream.destroy();
+          this.output.reportDropped();
+          this.exit = { code: null, signal: null, requested: this.termination.requested, at: Date.now() };
+          resolveExit(this.exit);
+        });
       };
       this.poll = setInterval(check, ADOPTED_POLL_MS);
       check();
@@ -81,12 +98,37 @@ export class AdoptedInstance extends EventEmitter<BeylaInstanceEvents> {
     return isRunning(this.pid) && (this.startTime === undefined || processStartTime(this.pid) === this.startTime);
   }
 
+  /** Both read ends, or none (logged) when either cannot be opened. */
+  private openOutput(paths: OutputFifos): Readable[] {
+    let out: Readable | undefined;
+    try {
+      out = openReadEnd(paths.stdout);
+      return [out, openReadEnd(paths.stderr)];
+    } catch (error) {
+      out?.destroy();
+      this.log.warn({ err: error, fifos: paths }, 'cannot open the output FIFOs of a Beyla left by a previous agent: its output is not read');
+      return [];
+    }
+  }
+
+  get instrumented(): BeylaOutput['instrumented'] {
+    return this.output.instrumented;
+  }
+
+  get fatalLine(): string | null {
+    return this.output.fatalLine;
+  }
+
+  get version(): string | undefined {
+    return this.output.version;
+  }
+
   recentErrors(): string[] {
-    return [];
+    return this.output.recentErrors();
   }
 
   beylaError(): string | undefined {
-    return undefined;
+    return this.output.beylaError();
   }
 
   describeExit(): string {

@@ -1,17 +1,19 @@
-// One running Beyla process: spawned in its own process group with SIGHUP ignored, its output read (beyla-output.ts), exit tracking, stop.
+// One running Beyla process: spawned in its own process group with SIGHUP ignored, its output (FIFOs, else pipes) read by BeylaOutput, exit tracking, stop.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
 import type { LogRateLimitOptions } from './log-rate-limit.js';
 import { BeylaOutput, type OutputLimitCounters } from './beyla-output.js';
 import { GroupTermination, signalProcessGroup } from './group-termination.js';
-import type { InstrumentedProcesses } from './instrumented-processes.js';
+import { openBeylaEnds, openReadEnd, type OutputFifos } from './output-fifos.js';
 
 export { FATAL_PATTERNS, type OutputLimitCounters } from './beyla-output.js';
 
 /** After the process has exited, how long its last output lines may take to be read. */
-const OUTPUT_DRAIN_MS = 1000;
+export const OUTPUT_DRAIN_MS = 1000;
 /**
  * Beyla is exec'd by /bin/sh after `trap '' HUP`: a Go program started with SIGHUP ignored keeps
  * it ignored, so a HUP sent to the whole cgroup (`systemctl kill -s HUP`) cannot kill it (Node
@@ -48,6 +50,11 @@ export interface BeylaInstanceOptions {
   outputLimits?: OutputLimitCounters;
   /** The digest of the config it runs (Target.digest), for its pid record. */
   digest?: string;
+  /**
+   * The FIFOs (output-fifos.ts) to give Beyla as stdout and stderr, so that its output outlives this
+   * agent and the next one can read it; without them (or when they cannot be opened), pipes.
+   */
+  output?: OutputFifos;
 }
 
 export interface BeylaInstanceEvents {
@@ -63,15 +70,15 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   readonly startedAt: number;
   readonly pid: number | undefined;
   readonly digest: string | undefined;
-  /** Started by this agent, its output read (an adopted one is not: see adopted-instance.ts). */
+  /** Started by this agent (an adopted one was started by a previous agent: see adopted-instance.ts). */
   readonly adopted: boolean = false;
   /** Resolves once, when the process has exited (never rejects). */
   readonly exited: Promise<BeylaExit>;
   exit: BeylaExit | null = null;
+  private readonly output: BeylaOutput;
   private readonly log: Logger;
   private readonly child: ChildProcess;
   private readonly termination: GroupTermination;
-  private readonly output: BeylaOutput;
 
   constructor(opts: BeylaInstanceOptions) {
     super();
@@ -81,22 +88,30 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs;
     this.startedAt = Date.now();
     this.digest = opts.digest;
+    const fifos = opts.output ? openFifos(opts.output, opts.logger) : undefined;
     // detached: setsid(), so Beyla leads its own process group and everything it starts is in it.
-    this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    try {
+      this.child = spawn('/bin/sh', ['-c', EXEC_SCRIPT, EXEC_NAME, opts.binary, '-config', opts.configFile], {
+        env: opts.env,
+        stdio: ['ignore', ...(fifos?.beyla ?? ['pipe', 'pipe'] as const)],
+        detached: true,
+      });
+    } finally {
+      for (const fd of fifos?.beyla ?? []) closeSync(fd); // Beyla has its own copies now
+    }
     this.pid = this.child.pid;
     this.log = opts.logger.child({ component: 'beyla', generation: opts.generation, instance_pid: this.pid });
-    this.output = new BeylaOutput({ log: this.log, execName: EXEC_NAME, logRateLimit: opts.logRateLimit, outputLimits: opts.outputLimits, onFatal: (text) => this.emit('fatal', text) });
+    this.output = new BeylaOutput({
+      log: this.log, execName: EXEC_NAME, onFatal: (line) => this.emit('fatal', line),
+      ...(opts.logRateLimit ? { logRateLimit: opts.logRateLimit } : {}), ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}),
+    });
     // Its group's id is Beyla's pid. Signalling it is safe after Beyla has been reaped: the kernel
     // does not reuse a pid while a process group of that id still has members.
     const pid = this.pid;
     this.termination = new GroupTermination((signal) => { if (pid !== undefined) signalProcessGroup(pid, signal, this.log, 'Beyla'); }, this.log, 'Beyla');
-    const streams = [this.child.stdout, this.child.stderr];
-    const outputDone = Promise.all([this.output.follow(this.child.stdout, 'stdout'), this.output.follow(this.child.stderr, 'stderr')]);
-    // The exit is the process's, not its pipes': a child holding them open must not hide it.
+    const streams: Array<Readable | null> = fifos ? fifos.agent : [this.child.stdout, this.child.stderr];
+    const outputDone = Promise.all([this.output.follow(streams[0] ?? null, 'stdout'), this.output.follow(streams[1] ?? null, 'stderr')]);
+    // The exit is the process's, not its output's: a child holding it open must not hide it.
     const processExit = new Promise<{ code: number | null; signal: string | null; spawnError?: string }>((resolveExit) => {
       this.child.once('exit', (code, signal) => resolveExit({ code, signal }));
       this.child.once('error', (error) => {
@@ -112,7 +127,7 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
       clearTimeout(drainTimer);
       for (const stream of streams) stream?.destroy(); // a process outside the group may still hold them
       this.output.reportDropped();
-      const { execError } = this.output;
+      const execError = this.output.execError;
       const execFailed = result.code !== null && EXEC_FAILED_CODES.has(result.code) && execError !== undefined;
       const spawnError = result.spawnError ?? (execFailed ? execError : undefined);
       this.exit = {
@@ -131,11 +146,10 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   }
 
   /** What it logged as instrumented ('instrumenting process' lines), for the handover check. */
-  get instrumented(): InstrumentedProcesses {
+  get instrumented(): BeylaOutput['instrumented'] {
     return this.output.instrumented;
   }
 
-  /** Its first fatal line (null until one). */
   get fatalLine(): string | null {
     return this.output.fatalLine;
   }
@@ -187,5 +201,24 @@ export class BeylaInstance extends EventEmitter<BeylaInstanceEvents> {
   kill(): Promise<BeylaExit> {
     if (!this.exit) this.termination.kill();
     return this.exited;
+  }
+}
+
+/** Beyla's ends (fd 1 and 2 to be) and the agent's read ends of the FIFOs; undefined (pipes then) when they cannot be opened. */
+function openFifos(paths: OutputFifos, log: Logger): { beyla: [number, number]; agent: [Readable, Readable] } | undefined {
+  let beyla: [number, number] | undefined;
+  try {
+    beyla = openBeylaEnds(paths);
+    const out = openReadEnd(paths.stdout);
+    try {
+      return { beyla, agent: [out, openReadEnd(paths.stderr)] };
+    } catch (error) {
+      out.destroy();
+      throw error;
+    }
+  } catch (error) {
+    for (const fd of beyla ?? []) closeSync(fd);
+    log.warn({ err: error, fifos: paths }, 'cannot open the Beyla output FIFOs: its output goes through pipes, and a Beyla left by this agent if it dies cannot be read (a real Beyla then dies of SIGPIPE at its next log line)');
+    return undefined;
   }
 }

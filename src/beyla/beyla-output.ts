@@ -24,8 +24,8 @@ export interface OutputLimitCounters {
 export interface BeylaOutputOptions {
   /** The instance's child logger. */
   log: Logger;
-  /** The name the exec shell gives itself (`$0`): its error line on stderr says why Beyla could not be exec'd. */
-  execName: string;
+  /** The name the exec shell gives itself (`$0`): its error line on stderr says why Beyla could not be exec'd (none for an adopted instance). */
+  execName?: string;
   /** How fast Beyla's lines are forwarded into the agent's log (defaults in log-rate-limit.ts). */
   logRateLimit?: Partial<LogRateLimitOptions> | undefined;
   /** Told of each line cut at the cap and each line not forwarded (rate limit), for the metrics. */
@@ -53,9 +53,11 @@ export class BeylaOutput {
     this.rateLimit = new LogRateLimit(opts.logRateLimit);
   }
 
-  /** Reads a stream line by line (each line capped); resolves when it has ended. */
+  /** Reads a stream line by line (each line capped); resolves when it has ended or was destroyed. */
   follow(stream: Readable | null, name: 'stdout' | 'stderr'): Promise<void> {
     if (!stream) return Promise.resolve();
+    // A read error (EIO on a FIFO...) ends this stream's lines, never the agent.
+    stream.on('error', (error) => this.opts.log.warn({ err: error, stream: name }, 'reading Beyla\'s output failed'));
     return splitCappedLines({ stream, onLine: (line) => this.onLine(line, name) });
   }
 
@@ -91,7 +93,7 @@ export class BeylaOutput {
       const record = parseBeylaLog(raw);
       if (record.msg === 'instrumenting process') this.instrumented.add(record.fields, Date.now());
     }
-    if (stream === 'stderr' && this.execError === undefined && raw.startsWith(`${execName}: `)) {
+    if (execName && stream === 'stderr' && this.execError === undefined && raw.startsWith(`${execName}: `)) {
       this.execError = raw.slice(execName.length + 2).replace(/^\d+: exec: /, '');
     }
     if (!this.rateLimit.take(raw.length)) {

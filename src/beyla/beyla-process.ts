@@ -3,4 +3,7 @@ import type { BeylaInstance } from './beyla-instance.js';
 
 export type BeylaProcess = Pick<BeylaInstance,
   'generation' | 'ports' | 'configFile' | 'startedAt' | 'pid' | 'digest' | 'adopted' | 'exited' | 'exit' | 'running'
-  | 'instrumented' | 'version' | 'fatalLine' | 'stop' | 'kill' | 'describeExit' | 'beylaError' | 'recentErrors'>;
+  | 'instrumented' | 'version' | 'fatalLine' | 'stop' | 'kill' | 'describeExit' | 'beylaError' | 'recentErrors'> & {
+  /** Its first fatal line, once (both kinds read their output). */
+  on(event: 'fatal', listener: (line: string) => void): unknown;
+};

@@ -21,6 +21,8 @@ export async function runAdoption(host: CandidateHost, effect: Extract<Effect, {
     return;
   }
   host.enqueue(() => ({ type: 'spawned', at: Date.now(), generation, pid: effect.pid }));
+  // As for a spawned instance: a fatal line once it is active replaces it (one while a candidate fails the check below).
+  instance.on('fatal', (line) => host.enqueue(() => ({ type: 'fatal', at: Date.now(), generation, line })));
   const probe = new AbortController();
   host.probes.set(generation, probe);
   const signal = AbortSignal.any([probe.signal, host.abort.signal]);
@@ -34,6 +36,10 @@ export async function runAdoption(host: CandidateHost, effect: Extract<Effect, {
         waiting = 'it exited';
         break;
       }
+      if (instance.fatalLine !== null) {
+        waiting = `it logged: ${instance.fatalLine}`;
+        break;
+      }
       const base = 'http://127.0.0.1:';
       const healthy = await fetchText(`${base}${instance.ports.health}${HEALTH_PATH}`, { timeoutMs: HTTP_TIMEOUT_MS, signal }).then(() => true, () => false);
       if (healthy) {
@@ -41,7 +47,11 @@ export async function runAdoption(host: CandidateHost, effect: Extract<Effect, {
         const check = await checkInstrumented({ selectors, excludePorts, internalMetricsText: text, selfPid: process.pid });
         if (check.covered) {
           await noteInstrumented(instance.instrumented, selectors, excludePorts);
-          host.log.info({ generation, pid: effect.pid, ports: instance.ports }, 'Beyla left by a previous agent answers /healthz and instruments every selected listener: adopting it (its output is not read)');
+          if (instance.fatalLine !== null) {
+            waiting = `it logged: ${instance.fatalLine}`;
+            break;
+          }
+          host.log.info({ generation, pid: effect.pid, ports: instance.ports }, 'Beyla left by a previous agent answers /healthz and instruments every selected listener: adopting it');
           host.enqueue(() => ({ type: 'ready', at: Date.now(), generation }));
           return;
         }

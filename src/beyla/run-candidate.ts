@@ -7,6 +7,7 @@ import type { BeylaProcess } from './beyla-process.js';
 import { INSTALL_HINT } from './find-beyla-binary.js';
 import { instanceRecord, removeInstanceRecord } from './instance-record.js';
 import { describeExpected } from './check-handover.js';
+import { outputFifoPaths, removeOutputFifos } from './output-fifos.js';
 import { probeReadiness, readinessFailureReason } from './probe-readiness.js';
 import type { HandoverProgress } from './supervisor-types.js';
 import { spawnCandidate } from './spawn-candidate.js';
@@ -52,6 +53,7 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
     });
     if (!spawned.instance) {
       await removeConfigFile(spawned.configFile).catch(() => undefined);
+      await removeOutputFifos(outputFifoPaths(host.runtimeDir, generation)).catch(() => undefined);
       host.cancelled.delete(generation);
       host.enqueue(() => ({ type: 'spawn-failed', at: Date.now(), generation, message: `Beyla generation ${generation} was stopped before it started` }));
       return;
@@ -104,7 +106,7 @@ export async function runCandidate(host: CandidateHost, effect: Extract<Effect, 
   }
 }
 
-/** Resolves with the 'exited' event once the instance has exited and its config file and pid record are gone. */
+/** Resolves with the 'exited' event once the instance has exited and its config file, output FIFOs and pid record are gone. */
 export async function trackInstance(host: CandidateHost, instance: BeylaProcess, isHung: () => boolean): Promise<LifecycleEvent> {
   const { generation, pid } = instance;
   const record = pid === undefined
@@ -116,6 +118,9 @@ export async function trackInstance(host: CandidateHost, instance: BeylaProcess,
   const exit = await instance.exited;
   await removeConfigFile(instance.configFile).catch((error: unknown) => {
     host.log.warn({ err: error, config_file: instance.configFile }, 'could not remove an old Beyla config');
+  });
+  await removeOutputFifos(outputFifoPaths(host.runtimeDir, generation)).catch((error: unknown) => {
+    host.log.warn({ err: error, generation }, 'could not remove an old Beyla\'s output FIFOs');
   });
   const recordPath = await record;
   if (recordPath) {

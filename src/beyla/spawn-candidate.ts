@@ -1,9 +1,10 @@
-// Starts one candidate Beyla: fresh loopback ports, its rendered config file, the process, and a pid record.
+// Starts one candidate Beyla: fresh loopback ports, its rendered config file, its output FIFOs, and the process.
 import { CoralError } from '../errors.js';
 import type { Target } from '../lifecycle/types.js';
 import type { Logger } from '../log.js';
 import { renderBeylaConfig, type InstancePorts } from '../plan/render-beyla-config.js';
 import { BeylaInstance, type OutputLimitCounters } from './beyla-instance.js';
+import { createOutputFifos } from './output-fifos.js';
 import { pickFreePorts } from './pick-free-ports.js';
 import { scrubEnv } from './scrub-env.js';
 import { writeConfigFile } from './write-config-file.js';
@@ -39,6 +40,11 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
   const rendered = renderBeylaConfig({ desired: target.desired, settings: target.settings, instancePorts: ports, excludePorts: opts.excludePorts });
   if (!rendered) throw new CoralError('INTERNAL', 'rendered Beyla config vanished between key and file');
   const configFile = await writeConfigFile({ runtimeDir: opts.runtimeDir, generation, yaml: rendered.yaml });
+  // Its output must outlive this agent (see output-fifos.ts); without FIFOs it still runs, on pipes.
+  const output = await createOutputFifos(opts.runtimeDir, generation).catch((error: unknown) => {
+    opts.logger.warn({ err: error, generation }, 'cannot create the Beyla output FIFOs: its output goes through pipes (a Beyla this agent leaves behind if it dies cannot be read, and a real one dies of SIGPIPE at its next log line)');
+    return undefined;
+  });
   if (opts.cancelled()) return { instance: null, excludePorts: opts.excludePorts, configFile, portsString: rendered.portsString };
   const instance = new BeylaInstance({
     binary: target.binary,
@@ -48,6 +54,7 @@ export async function spawnCandidate(opts: SpawnCandidateOptions): Promise<Spawn
     env: { ...scrubEnv(opts.env, target.settings.env), ...opts.extraEnv },
     shutdownTimeoutMs: target.settings.shutdownTimeoutMs,
     logger: opts.logger,
+    ...(output ? { output } : {}),
     ...(opts.outputLimits ? { outputLimits: opts.outputLimits } : {}),
     // An instance that exports through this agent's OTLP relay (its extra env) needs this agent: never adopted by the next one.
     ...(Object.keys(opts.extraEnv ?? {}).length === 0 ? { digest: target.digest } : {}),

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import type { InstancePorts } from '../plan/render-beyla-config.js';
-import { recordInstance, recordOwner } from './instance-record.js';
+import { instanceRecordPath, recordInstance, recordOwner } from './instance-record.js';
+import { outputFifoPaths, removeOutputFifos, stdoutHolders } from './output-fifos.js';
 import { processStartTime } from './process-start-time.js';
 import { configFilePath } from './write-config-file.js';
 
@@ -86,12 +87,13 @@ function send(pid: number, sig: 'SIGTERM' | 'SIGKILL', log: Logger): void {
   }
 }
 
-async function handleRecord(opts: StopOrphansOptions, generation: number, recordPath: string): Promise<OrphanReport | null> {
+/** `found` stands in for a record the agent was killed before writing: the pid holding that generation's FIFOs. */
+async function handleRecord(opts: StopOrphansOptions, generation: number, recordPath: string, found?: number): Promise<OrphanReport | null> {
   const log = opts.logger;
   const configFile = configFilePath(opts.runtimeDir, generation);
   let text: string;
   try {
-    text = await readFile(recordPath, 'utf8');
+    text = found === undefined ? await readFile(recordPath, 'utf8') : `${found}\n`;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
@@ -104,6 +106,11 @@ async function handleRecord(opts: StopOrphansOptions, generation: number, record
     return report('owner_alive');
   }
   let action: OrphanAction;
+  if ((!Number.isSafeInteger(pid) || pid <= 1) && found === undefined) {
+    // Cut short (an agent killed while writing it): the Beyla may still be found by its output FIFO.
+    const holder = await unrecordedHolder(opts, generation);
+    if (holder !== undefined) return handleRecord(opts, generation, recordPath, holder);
+  }
   if (!Number.isSafeInteger(pid) || pid <= 1) {
     log.warn({ record: recordPath, content: text.slice(0, 40) }, 'ignoring a malformed Beyla pid record');
     action = 'gone';
@@ -136,14 +143,28 @@ async function handleRecord(opts: StopOrphansOptions, generation: number, record
   if (action !== 'survived') {
     await rm(recordPath, { force: true });
     await rm(configFile, { force: true });
+    await removeOutputFifos(outputFifoPaths(opts.runtimeDir, generation));
   }
   return report(action);
+}
+
+/** The Beyla of `generation` found without its record: the process whose stdout is that generation's FIFO and whose command line names its config. */
+async function unrecordedHolder(opts: StopOrphansOptions, generation: number): Promise<number | undefined> {
+  const configFile = configFilePath(opts.runtimeDir, generation);
+  for (const pid of await stdoutHolders(outputFifoPaths(opts.runtimeDir, generation).stdout)) {
+    if ((await commandLine(pid))?.includes(configFile)) {
+      opts.logger.warn({ pid, generation }, 'found a Beyla whose pid record was never written (its agent was killed as it started it), by its output FIFO');
+      return pid;
+    }
+  }
+  return undefined;
 }
 
 /**
  * Reads every `beyla-<N>.pid` in the runtime dir; stops each process whose owning agent is gone
  * and that is alive with a /proc/<pid>/cmdline containing that generation's config path (SIGTERM, SIGKILL after `graceMs`);
- * never signals a pid whose command line does not match. Removes the records it handled.
+ * never signals a pid whose command line does not match. Removes the records it handled (with their
+ * config and output FIFOs), and output FIFOs no record names (an agent killed before it wrote one).
  */
 export async function stopOrphans(opts: StopOrphansOptions): Promise<OrphanReport[]> {
   let names: string[];
@@ -158,5 +179,17 @@ export async function stopOrphans(opts: StopOrphansOptions): Promise<OrphanRepor
     .filter((r): r is { name: string; match: RegExpExecArray } => r.match !== null)
     .map((r) => ({ generation: Number(r.match[1]), path: join(opts.runtimeDir, r.name) }));
   const reports = await Promise.all(records.map((r) => handleRecord(opts, r.generation, r.path)));
+  // Output FIFOs no record names: an agent killed between starting a Beyla and writing its record.
+  // That Beyla would live on unseen (its output never breaks): the process holding the FIFO as its
+  // stdout is handled as if the record named it, and FIFOs nobody holds are removed.
+  const recorded = new Set(records.map((r) => r.generation));
+  const strays = [...new Set(names.map((name) => /^beyla-(\d+)\.(?:stdout|stderr)$/.exec(name)?.[1]).filter((g): g is string => g !== undefined).map(Number))]
+    .filter((generation) => !recorded.has(generation));
+  for (const generation of strays) {
+    const holder = await unrecordedHolder(opts, generation);
+    const report = holder === undefined ? null : await handleRecord(opts, generation, instanceRecordPath(opts.runtimeDir, generation), holder);
+    if (report) reports.push(report);
+    else await removeOutputFifos(outputFifoPaths(opts.runtimeDir, generation));
+  }
   return reports.filter((r): r is OrphanReport => r !== null);
 }

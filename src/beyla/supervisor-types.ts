@@ -32,7 +32,7 @@ export interface InstanceStatus {
   configFile: string;
   /** Beyla's version from its first log line, once printed. */
   version?: string;
-  /** Left running by a previous agent and adopted: its output is not read (no log lines, fatal lines or version). */
+  /** Left running by a previous agent and adopted (its output is read from its FIFOs: see adopted-instance.ts). */
   adopted?: true;
 }
 

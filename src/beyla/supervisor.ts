@@ -95,7 +95,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     };
     this.chain = Promise.resolve();
     // Survivors of a killed agent first: they keep instrumenting until an instance of ours is ready (or are adopted).
-    if (opts.settings.enabled) this.enqueue(() => takeSurvivors({ runtimeDir: this.runtimeDir, graceMs: opts.settings.shutdownTimeoutMs + this.timing.stopMarginMs, logger: this.log, signal: this.abort.signal, track: (i) => this.track(i) }));
+    if (opts.settings.enabled) this.enqueue(() => takeSurvivors({ runtimeDir: this.runtimeDir, graceMs: opts.settings.shutdownTimeoutMs + this.timing.stopMarginMs, logger: this.log, beylaLogger: this.rootLog, signal: this.abort.signal, track: (i) => this.track(i), outputLimits: this.outputLimits }));
   }
 
   /** Records the newest desired state; resolves with this request's outcome ('superseded' if replaced first). */

@@ -58,7 +58,7 @@ export function formatStatus(s: AgentStatus): string[] {
   lines.push(...promotedAtDeadlineLines(b));
   if (b.state !== 'ready' && (isHostReason(b.reason) || isHostReason(b.lastSwap?.error))) lines.push(`  hint: ${DOCTOR_HINT}`);
   for (const i of b.instances) {
-    lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}${i.version ? `, Beyla ${i.version}` : ''}${i.adopted ? ', adopted from a previous agent (its output is not read)' : ''}`);
+    lines.push(`  ${i.role ?? 'instance'}: generation ${i.generation ?? '?'}, pid ${i.pid ?? '-'}${i.version ? `, Beyla ${i.version}` : ''}${i.adopted ? ', adopted from a previous agent' : ''}`);
   }
   lines.push(...handoverLines(b));
   if (b.lastSwap) {

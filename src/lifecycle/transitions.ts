@@ -90,7 +90,7 @@ export function promote(d: Draft, candidate: Candidate): void {
   d.fx.push({ type: 'promote', generation: active.generation, seq: active.target.seq });
   if (!candidate.adopt) d.fx.push({ type: 'observe-swap', seconds: durationMs / 1000 });
   if (old || candidate.reason === 'crash') d.fx.push({ type: 'count-restart', reason: candidate.reason });
-  const what = candidate.adopt ? 'Beyla generation adopted from a previous agent (its output is not read)' : 'Beyla generation promoted';
+  const what = candidate.adopt ? 'Beyla generation adopted from a previous agent' : 'Beyla generation promoted';
   log(d, 'info', what, { generation: active.generation, pid: active.pid, duration_ms: durationMs, replaced_generation: old?.generation, open_ports: active.target.portsString });
   retireSurvivors(d, active.target); // make-before-break: what a previous agent left runs until now
   if (d.s.crashes.consecutive > 0) arm(d, 'stable', startedAt + d.s.timing.stableResetMs);

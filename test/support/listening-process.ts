@@ -11,14 +11,15 @@ export interface ListeningProcess {
   stop(): Promise<void>;
 }
 
-/** Starts a process listening on `count` ports (default 1); resolves once every one is bound. */
-export async function startListeningProcess(t: AfterHook, count = 1): Promise<ListeningProcess> {
+/** Starts a process listening on `count` ports (default 1; the i-th on `on[i]` when given, else one the OS picks); resolves once every one is bound. */
+export async function startListeningProcess(t: AfterHook, count = 1, on: readonly number[] = []): Promise<ListeningProcess> {
   // setpriv --pdeathsig: a test process killed by a file timeout takes it along (t.after does not run then).
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, '-e', `
     const net = require('node:net');
-    Promise.all(Array.from({ length: ${count} }, () => new Promise((ok) => {
+    const on = ${JSON.stringify(on)};
+    Promise.all(Array.from({ length: ${count} }, (_, i) => new Promise((ok) => {
       const server = net.createServer((socket) => socket.end());
-      server.listen(0, '127.0.0.1', () => ok(server.address().port));
+      server.listen(on[i] ?? 0, '127.0.0.1', () => ok(server.address().port));
     }))).then((ports) => console.log(ports.join(',')));
   `], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async (): Promise<void> => {
