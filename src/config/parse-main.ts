@@ -1,6 +1,7 @@
 // coral.yaml's bytes + environment + flags -> agent settings with origins, and the file's own services.
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { checkBeylaEnv, checkBeylaPassthrough, type PassthroughFinding } from './beyla-keys.js';
+import { checkBeylaEnv } from './check-beyla-env.js';
+import { checkBeylaPassthrough, type PassthroughFinding } from './check-beyla-passthrough.js';
 import { planOtlpRelay } from '../plan/plan-otlp-relay.js';
 import { buildServices } from './parse-drop-in.js';
 import type { RawService } from './parse-service.js';

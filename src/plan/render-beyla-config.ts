@@ -1,7 +1,7 @@
 // Desired state + Beyla settings -> one instance's Beyla YAML, deterministic byte for byte.
 import YAML from 'yaml';
 import { CoralError } from '../errors.js';
-import { checkBeylaPassthrough } from '../config/beyla-keys.js';
+import { checkBeylaPassthrough } from '../config/check-beyla-passthrough.js';
 import { MAX_PORT, MIN_PORT, countPorts, mergeRanges } from '../config/ports.js';
 import type { BeylaSettings, PortRange } from '../config/types.js';
 import { formatPorts, subtractPorts } from './format-ports.js';
