@@ -98,14 +98,26 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     if (opts.settings.enabled) this.enqueue(() => takeSurvivors({ runtimeDir: this.runtimeDir, graceMs: opts.settings.shutdownTimeoutMs + this.timing.stopMarginMs, logger: this.log, beylaLogger: this.rootLog, signal: this.abort.signal, track: (i) => this.track(i), outputLimits: this.outputLimits }));
   }
 
-  /** Records the newest desired state; resolves with this request's outcome ('superseded' if replaced first). */
-  apply(desired: DesiredState, settings?: BeylaSettings): Promise<ApplyOutcome> {
+  /**
+   * Records the newest desired state; resolves with this request's outcome ('superseded' if replaced
+   * first). A caller whose `signal` aborts (the agent stopping) stops waiting at once with 'failed':
+   * a candidate may take the readiness timeout to be ready, longer than systemd waits for a stop. The
+   * request itself goes on until the supervisor answers it or stops; an aborted signal records nothing.
+   */
+  apply(desired: DesiredState, settings?: BeylaSettings, signal?: AbortSignal): Promise<ApplyOutcome> {
     if (this.abort.signal.aborted) return Promise.resolve(this.requests.outcome('failed', 0, 'the Beyla supervisor is stopped'));
-    return new Promise((resolveOutcome) => {
+    const gaveUp = (): ApplyOutcome => this.requests.outcome('failed', 0, 'not waited for: the agent is stopping');
+    if (signal?.aborted) return Promise.resolve(gaveUp());
+    const answered = new Promise<ApplyOutcome>((resolveOutcome) => {
       const id = this.requests.add(resolveOutcome);
       this.requests.answer(this.mailbox.put(desired, settings, id), 'superseded');
       this.enqueue(() => this.mailbox.take());
     });
+    if (!signal) return answered;
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<ApplyOutcome>((resolveAborted) => { onAbort = () => resolveAborted(gaveUp()); });
+    signal.addEventListener('abort', onAbort, { once: true });
+    return Promise.race([answered, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   status(): SupervisorStatus {

@@ -80,7 +80,7 @@ export class ReconcileRun {
   }
 
   /** The reconciler's run: one full pass from the files to Beyla. */
-  readonly run = async (ctx: { id: number; reason: string; logger: Logger }): Promise<ReconcileResult> => {
+  readonly run = async (ctx: { id: number; reason: string; logger: Logger; signal?: AbortSignal }): Promise<ReconcileResult> => {
     const { metrics, supervisor } = this.opts;
     const since = this.dirtySince ?? Date.now();
     this.dirtySince = undefined;
@@ -106,7 +106,8 @@ export class ReconcileRun {
     metrics.configuredServices.set(next.services.length);
     const desired = desiredState(next.services);
     metrics.configuredPorts.set(countPorts(desired.ports));
-    const outcome = await supervisor.apply(desired, settings.beyla);
+    // The agent's stop does not wait for a swap in flight (the supervisor's stop then retires both instances).
+    const outcome = await supervisor.apply(desired, settings.beyla, ctx.signal);
     const rejected = next.files.filter((f) => f.status !== 'valid');
     metrics.rejectedDropins.set(rejected.filter((f) => f.file !== settings.configPath).length);
     metrics.mainConfigRejected.set(rejected.some((f) => f.file === settings.configPath) ? 1 : 0);
