@@ -2,7 +2,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDropIn } from '../config/parse-drop-in.js';
-import { parseMainConfig } from '../config/parse-main.js';
 import type { Validators } from '../config/schema-validate.js';
 import type { AgentSettings, HealthDefaults, Service } from '../config/types.js';
 import { formatRanges } from '../config/ports.js';
@@ -11,11 +10,10 @@ import type { Logger } from '../log.js';
 import { connectUnderLock, disconnectUnderLock, planDisconnect } from '../store/edit-services.js';
 import { lockServicesDir, storeError } from '../store/lock-services-dir.js';
 import type { LiveServicesView } from '../store/services-view.js';
+import { errorReply, fallback, type EditReply } from './edit-replies.js';
+import { editTargets, obj } from './edit-target.js';
 
-export interface EditReply {
-  status: number;
-  body: unknown;
-}
+export type { EditReply } from './edit-replies.js';
 
 export interface ServiceEditsOptions {
   view: LiveServicesView;
@@ -28,16 +26,6 @@ export interface ServiceEditsOptions {
   extra: () => Record<string, unknown>;
 }
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Obj : {});
-
-function errorReply(error: unknown): EditReply {
-  if (!(error instanceof CoralError)) throw error;
-  if (error.details.mismatch === true) return { status: 409, body: { ok: false, error: { code: 'MISMATCH', message: error.message } } };
-  const status = error.code === 'INVALID_CONFIG' || error.code === 'USAGE' ? 422 : error.code === 'TEMPORARY' ? 503 : 500;
-  return { status, body: { ok: false, error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), details: error.details } } };
-}
-
 async function exists(dir: string): Promise<boolean> {
   try {
     await stat(dir);
@@ -46,34 +34,6 @@ async function exists(dir: string): Promise<boolean> {
     if (isErrno(error, 'ENOENT')) return false;
     throw storeError(error, 'read', dir);
   }
-}
-
-const mismatch = (settings: AgentSettings): EditReply => ({
-  status: 409, body: { ok: false, error: { code: 'MISMATCH', message: `this agent follows ${settings.configPath} and ${settings.servicesDir}` } },
-});
-
-/** 409: the CLI must decide this itself (it then says exactly what it always said). */
-const fallback = (message: string): EditReply => ({ status: 409, body: { ok: false, error: { code: 'FALLBACK', message } } });
-
-/** How a request names its directory: already resolved by the CLI, or as coral.yaml's bytes, CORAL_* variables and flags (the CLI's fast path). */
-interface Target {
-  healthDefaults: HealthDefaults;
-  /** Resolved here: a request this agent does not take is answered 409, never 422. */
-  fast: boolean;
-}
-
-interface ClientConfig {
-  path: string;
-  base64: string;
-  env: Record<string, string | undefined>;
-  flags: Record<string, string | undefined>;
-}
-
-function clientConfig(v: unknown): ClientConfig | undefined {
-  const c = obj(v);
-  const strings = (x: unknown): x is Record<string, string> => typeof x === 'object' && x !== null && Object.values(x).every((s) => typeof s === 'string');
-  if (typeof c.path !== 'string' || typeof c.base64 !== 'string' || !strings(c.env) || !strings(c.flags)) return undefined;
-  return { path: c.path, base64: c.base64, env: c.env, flags: c.flags };
 }
 
 export function createServiceEdits(opts: ServiceEditsOptions): { connect(body: unknown): Promise<EditReply>; disconnect(body: unknown): Promise<EditReply> } {
@@ -85,30 +45,7 @@ export function createServiceEdits(opts: ServiceEditsOptions): { connect(body: u
     return next;
   };
 
-  // The last resolution, reused while the CLI sends the same file, variables and flags (parse and schema check: ~1 ms).
-  let resolved: { key: string; settings: AgentSettings | undefined } | undefined;
-  const resolveClient = (config: ClientConfig): AgentSettings | undefined => {
-    const key = JSON.stringify([config.path, config.base64, config.env, config.flags]);
-    if (resolved?.key === key) return resolved.settings;
-    const main = parseMainConfig({ file: config.path, bytes: Buffer.from(config.base64, 'base64'), validators: opts.validators, env: config.env, flags: config.flags });
-    const valid = main.result.ok && !main.settingErrors.some((d) => d.severity === 'error');
-    resolved = { key, settings: valid ? main.settings : undefined };
-    return resolved.settings;
-  };
-
-  /** Whether this agent takes the request: the directory (and, resolved here, the socket) it serves. */
-  const targetOf = (body: Obj, settings: AgentSettings): Target | EditReply => {
-    if (body.config === undefined) {
-      if (body.servicesDir === settings.servicesDir && body.configPath === settings.configPath) return { healthDefaults: settings.health, fast: false };
-      return mismatch(settings);
-    }
-    const config = clientConfig(body.config);
-    if (!config) return { status: 400, body: { ok: false, error: { code: 'USAGE', message: 'config: path, base64, env and flags are required' } } };
-    const client = resolveClient(config);
-    if (!client) return fallback('the configuration is invalid as the command reads it');
-    if (client.configPath !== settings.configPath || client.servicesDir !== settings.servicesDir || client.control.socket !== opts.socketPath) return mismatch(settings);
-    return { healthDefaults: client.health, fast: true };
-  };
+  const targetOf = editTargets({ validators: opts.validators, socketPath: opts.socketPath });
 
   /** The view under the lock, refused when it follows another directory than the one being written (a config change in flight). */
   const viewOf = async (settings: AgentSettings): Promise<Awaited<ReturnType<LiveServicesView['current']>>> => {
