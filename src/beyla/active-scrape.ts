@@ -5,6 +5,7 @@ import type { BeylaProcess } from './beyla-process.js';
 import type { BeylaMetrics } from './create-beyla-metrics.js';
 import { fetchText } from './fetch-text.js';
 import { SharedScrape, type FetchedScrape } from './shared-scrape.js';
+import { untilAborted } from './until-aborted.js';
 
 export interface ActiveScrapeOptions {
   reuseMs: number;
@@ -27,12 +28,8 @@ export class ActiveScrape {
    */
   tagged(active: BeylaProcess, signal?: AbortSignal): Promise<{ generation: number; text: string } | null> {
     const shared = this.shared.get(active.generation, () => this.fetch(active));
-    if (!signal) return shared;
     // An aborted caller stops waiting; the shared request goes on for the others.
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<null>((resolveAborted) => { onAbort = () => resolveAborted(null); });
-    signal.addEventListener('abort', onAbort, { once: true });
-    return Promise.race([shared, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+    return untilAborted<{ generation: number; text: string } | null>(shared, signal, () => null);
   }
 
   /** Forgets the last good text and any shared request (the active instance went away). */

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { METRICS_PATH } from '../plan/render-beyla-config.js';
 import type { DesiredState } from '../plan/types.js';
 import { ActiveScrape } from './active-scrape.js';
+import { ActiveSlot } from './active-slot.js';
 import { ApplyRequests } from './apply-requests.js';
 import type { OutputLimitCounters } from './beyla-instance.js';
 import type { BeylaProcess } from './beyla-process.js';
@@ -16,11 +17,11 @@ import { CoverageTracker } from './coverage-tracker.js';
 import { createBeylaMetrics, createCoverageGauges, outputLimitCounters, type BeylaMetrics } from './create-beyla-metrics.js';
 import { DesiredMailbox } from './desired-mailbox.js';
 import { performEffect, type EffectHost } from './perform-effect.js';
-import { probeLiveness } from './probe-liveness.js';
 import { trackInstance } from './run-candidate.js';
 import type { ServiceCoverage } from './service-coverage.js';
 import { statusSignature, supervisorStatus, type StatusSources } from './supervisor-status.js';
 import { takeSurvivors } from './take-survivors.js';
+import { untilAborted } from './until-aborted.js';
 import type { ApplyOutcome, BeylaSupervisorEvents, BeylaSupervisorOptions, HandoverProgress, PromotedExport, SupervisorStatus } from './supervisor-types.js';
 
 export type * from './supervisor-types.js';
@@ -57,8 +58,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   });
   private readonly mailbox: DesiredMailbox;
   private readonly effects: EffectHost;
-  private active: BeylaProcess | null = null;
-  private stopProbing: (() => void) | null = null;
+  private readonly active: ActiveSlot;
   private readonly scrape: ActiveScrape;
   private readonly tracked = new CoverageTracker();
   private lastEmitted = '';
@@ -75,6 +75,15 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
     this.excludePorts = [...opts.excludePorts];
     this.env = opts.env ?? process.env;
     this.timing = resolveTiming(opts.timing);
+    this.active = new ActiveSlot({
+      intervalMs: this.timing.livenessIntervalMs,
+      timeoutMs: this.timing.livenessTimeoutMs,
+      onResult: (generation, result) => {
+        this.enqueue(() => ({ type: 'liveness', at: Date.now(), generation, ...result }));
+        const active = activeOf(this.machine);
+        return active?.generation === generation && active.hung === null;
+      },
+    });
     this.mailbox = new DesiredMailbox({ settings: opts.settings, env: this.env, excludePorts: this.excludePorts });
     this.metrics = createBeylaMetrics(opts.registry);
     this.scrape = new ActiveScrape({ reuseMs: this.timing.scrapeReuseMs, timeoutMs: this.timing.scrapeTimeoutMs, errors: this.metrics.scrapeErrors, log: this.log });
@@ -113,11 +122,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       this.requests.answer(this.mailbox.put(desired, settings, id), 'superseded');
       this.enqueue(() => this.mailbox.take());
     });
-    if (!signal) return answered;
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<ApplyOutcome>((resolveAborted) => { onAbort = () => resolveAborted(gaveUp()); });
-    signal.addEventListener('abort', onAbort, { once: true });
-    return Promise.race([answered, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+    return untilAborted(answered, signal, gaveUp);
   }
 
   status(): SupervisorStatus {
@@ -140,7 +145,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   }
 
   activeInstance(): BeylaProcess | null {
-    return this.active;
+    return this.active.current;
   }
 
   /**
@@ -157,7 +162,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
    * the instance, and a text fetched less than `scrapeReuseMs` ago is served again (shared-scrape.ts).
    */
   async scrapeActiveTagged(signal?: AbortSignal): Promise<{ generation: number; text: string } | null> {
-    const active = this.active;
+    const active = this.active.current;
     if (!active) return null;
     return this.scrape.tagged(active, signal);
   }
@@ -210,19 +215,12 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
   }
 
   private promote(generation: number): void {
-    const instance = this.instances.get(generation) ?? null;
-    this.active = instance;
-    this.stopProbing?.();
-    this.stopProbing = instance ? this.watchLiveness(instance) : null;
+    this.active.promote(this.instances.get(generation) ?? null);
     void this.coverage().catch((error: unknown) => this.log.debug({ err: error }, 'could not read service coverage'));
   }
 
   private deactivate(generation: number): void {
-    if (this.active?.generation !== generation) return;
-    this.stopProbing?.();
-    this.stopProbing = null;
-    this.active = null;
-    this.scrape.clear();
+    if (this.active.deactivate(generation)) this.scrape.clear();
   }
 
   instanceEnv(generation: number): Record<string, string> {
@@ -231,7 +229,7 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
 
   /** The promotion moment: the active instance and the ready candidate both run; onPromote scrapes both. */
   async beforeReady(candidate: BeylaProcess): Promise<void> {
-    const old = this.active;
+    const old = this.active.current;
     if (!old?.running || !this.onPromote) return;
     const exportOf = (i: BeylaProcess): PromotedExport => ({ generation: i.generation, metricsUrl: `http://127.0.0.1:${i.ports.metrics}${METRICS_PATH}` });
     await this.onPromote(exportOf(old), exportOf(candidate)).catch((error: unknown) => this.log.warn({ err: error }, 'promotion hook failed'));
@@ -244,20 +242,6 @@ export class BeylaSupervisor extends EventEmitter<BeylaSupervisorEvents> {
       this.instances.delete(instance.generation);
       this.enqueue(() => event);
     }, (error: unknown) => this.log.error({ err: error }, 'following a Beyla instance failed'));
-  }
-
-  private watchLiveness(instance: BeylaProcess): () => void {
-    const { generation } = instance;
-    return probeLiveness({
-      instance,
-      intervalMs: this.timing.livenessIntervalMs,
-      timeoutMs: this.timing.livenessTimeoutMs,
-      onResult: (result) => {
-        this.enqueue(() => ({ type: 'liveness', at: Date.now(), generation, ...result }));
-        const active = activeOf(this.machine);
-        return active?.generation === generation && active.hung === null;
-      },
-    });
   }
 
   private statusSources(): StatusSources {
