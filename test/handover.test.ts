@@ -2,15 +2,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import client from 'prom-client';
 import type { BeylaSettings } from '../src/config/types.js';
 import type { DesiredState, Selector } from '../src/plan/types.js';
 import { BeylaSupervisor, type SupervisorStatus } from '../src/beyla/supervisor.js';
-import { captureLogger } from './support/capture-logger.js';
-import { isAlive } from './support/daemon-harness.js';
+import { startSupervisor } from './support/supervisor-under-test.js';
 import { InstrumentationSampler } from './support/instrumentation-sampler.js';
 import { metricValue, settings } from './support/supervisor-fixtures.js';
 
@@ -57,18 +53,7 @@ function handoverSettings(handover: boolean): BeylaSettings {
 }
 
 async function harness(t: TestContext, handover: boolean): Promise<{ sup: BeylaSupervisor; lines: Record<string, unknown>[]; registry: client.Registry; states: SupervisorStatus[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'coral-handover-'));
-  const { logger, lines } = captureLogger();
-  const registry = new client.Registry();
-  const sup = new BeylaSupervisor({ settings: handoverSettings(handover), runtimeDir: join(dir, 'run'), logger, registry, excludePorts: [], timing: { stopMarginMs: 500 } });
-  const states: SupervisorStatus[] = [];
-  sup.on('state', (s) => states.push(s));
-  t.after(async () => {
-    await sup.stop();
-    for (const pid of new Set(states.flatMap((s) => s.instances.map((i) => i.pid ?? 0)))) if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { sup, lines, registry, states };
+  return startSupervisor(t, { prefix: 'coral-handover', settings: handoverSettings(handover), timing: { stopMarginMs: 500 } });
 }
 
 /** Waits until the active instance has logged instrumenting `pid` (a restarted service is picked up by the running Beyla). */

@@ -1,14 +1,11 @@
 // A stop during a swap does not wait for the candidate to become ready: apply() callers that abort stop waiting, and a SIGTERMed agent exits within seconds.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import client from 'prom-client';
 import { BeylaSupervisor, type SupervisorStatus } from '../src/beyla/supervisor.js';
 import type { ApplyOutcome } from '../src/beyla/supervisor-types.js';
-import { captureLogger } from './support/capture-logger.js';
+import { startSupervisor } from './support/supervisor-under-test.js';
 import { createDaemonHarness, isAlive } from './support/daemon-harness.js';
 import { desired, settings, waitFor } from './support/supervisor-fixtures.js';
 
@@ -24,17 +21,7 @@ async function within<T>(what: string, promise: Promise<T>, ms: number): Promise
 }
 
 async function supervisor(t: TestContext): Promise<{ sup: BeylaSupervisor; states: SupervisorStatus[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'coral-apply-abort-'));
-  const { logger } = captureLogger();
-  const sup = new BeylaSupervisor({ settings: settings(), runtimeDir: join(dir, 'run'), logger, registry: new client.Registry(), excludePorts: [] });
-  const states: SupervisorStatus[] = [];
-  sup.on('state', (status) => states.push(status));
-  t.after(async () => {
-    await sup.stop();
-    for (const pid of new Set(states.flatMap((s) => s.instances.map((i) => i.pid ?? 0)))) if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { sup, states };
+  return startSupervisor(t, { prefix: 'coral-apply-abort', settings: settings() });
 }
 
 test('an apply() whose signal aborts while its candidate waits for readiness answers failed at once; the stop then ends both instances', async (t) => {

@@ -1,27 +1,13 @@
 // A candidate that fails readiness is stopped like any instance: SIGTERM, the shutdown grace, then SIGKILL.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import client from 'prom-client';
 import { BeylaSupervisor, type SupervisorStatus } from '../src/beyla/supervisor.js';
-import { captureLogger } from './support/capture-logger.js';
+import { startSupervisor } from './support/supervisor-under-test.js';
 import { isAlive } from './support/daemon-harness.js';
 import { desired, settings, waitFor } from './support/supervisor-fixtures.js';
 
 async function start(t: TestContext, stopMarginMs: number): Promise<{ sup: BeylaSupervisor; lines: Record<string, unknown>[]; states: SupervisorStatus[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'coral-candidate-stop-'));
-  const { logger, lines } = captureLogger();
-  const sup = new BeylaSupervisor({ settings: settings(), runtimeDir: join(dir, 'run'), logger, registry: new client.Registry(), excludePorts: [], timing: { stopMarginMs } });
-  const states: SupervisorStatus[] = [];
-  sup.on('state', (status) => states.push(status));
-  t.after(async () => {
-    await sup.stop();
-    for (const pid of new Set(states.flatMap((s) => s.instances.map((i) => i.pid ?? 0)))) if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { sup, lines, states };
+  return startSupervisor(t, { prefix: 'coral-candidate-stop', settings: settings(), timing: { stopMarginMs } });
 }
 
 function candidatePid(states: SupervisorStatus[], generation: number): number {
