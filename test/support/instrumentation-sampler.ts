@@ -52,10 +52,12 @@ export class InstrumentationSampler {
 
   private async poll(): Promise<void> {
     while (this.running) {
-      const by = this.instrumentedBy();
       const pids = this.opts.servingPids ? await this.opts.servingPids() : (this.opts.sup?.status().instances ?? [])
         .filter((i) => (i.role === 'active' || i.role === 'candidate') && i.pid !== null)
         .map((i) => i.pid ?? 0);
+      // Read after the await, with no await until `seen` below: both see the same log. Read before it, an
+      // `instrumenting process` line that arrived during the await made its port checked but not covered.
+      const by = this.instrumentedBy();
       const serving = pids.filter(isAlive).map((pid) => by.get(pid) ?? new Set<number>());
       const checked: number[] = [];
       const uncovered: number[] = [];
@@ -73,7 +75,8 @@ export class InstrumentationSampler {
         if (!serving.some((set) => set.has(owner))) uncovered.push(port);
       }
       this.samples.push({ at: Date.now(), checked, uncovered });
-      await delay(this.opts.everyMs ?? 50);
+      // Unref'd: a test that fails before its stop() must not be kept alive by the sampler until the file's timeout.
+      await delay(this.opts.everyMs ?? 50, undefined, { ref: false });
     }
   }
 
