@@ -84,7 +84,7 @@ const BENCHES: Bench[] = [
   {
     name: 'stop',
     load: () => import('./stop.js') as never,
-    options: { sizes: [10, 10_000], rounds: 3 },
+    options: { sizes: [10, 10_000], rounds: 1 }, // the 10-drop-in denominator still gets three (stop.ts)
     // SIGTERM to exit, 4 services really listening: with 10,000 drop-ins a coverage search of every service per name and
     // listener blocked the event loop (5.9 s idle, 7.5 s with a coral status in flight: 103x and 144x the 10-drop-in stop;
     // 26 s and 111 s at 20,000). Now 2.7x and 5.4x (125 and 248 ms against 47 and 46 ms): what is left grows with the status
