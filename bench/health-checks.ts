@@ -11,12 +11,12 @@ export interface HealthChecksBenchOptions {
   services?: number;
   intervalMs?: number;
   /**
-   * CPU is measured over this window, after half an interval of warm-up. Default two intervals.
-   * Uncapped, every check starts in one burst, and each service's next check comes an interval after
-   * its last one finished, so the bursts drift by the time a burst takes. A window of one interval
-   * starting one interval in (as this bench had) could fall between two bursts once timers ran late
-   * on a loaded machine: it once measured 0 checks and 0 % CPU, a ratio of 82. Starting half an
-   * interval in and lasting two intervals, it holds the second burst and almost always the third.
+   * CPU is measured over this window. Default one interval. Uncapped, every check starts in one
+   * burst and each service's next check comes an interval after its last one finished, so the window
+   * starts once the first round has finished: it then holds exactly one round (a window placed by
+   * the clock fell between two bursts on a loaded machine and measured 0 checks, a ratio of 82; one
+   * of two intervals held one or two bursts, a figure that varied by half). Capped, the checks are
+   * steady: the window starts after half an interval.
    */
   windowMs?: number;
 }
@@ -42,6 +42,15 @@ function uncappedConcurrency(): number {
   return match ? Math.floor(Number(match[1]) * 0.4) : 1024;
 }
 
+/** Resolves once `count` checks have completed (the first round), polling every 20 ms; throws past `deadlineMs`. */
+async function firstRound(done: () => number, count: number, deadlineMs: number): Promise<void> {
+  const giveUpAt = performance.now() + deadlineMs;
+  while (done() < count) {
+    if (performance.now() > giveUpAt) throw new Error(`health-checks bench: the first round of ${count} checks did not finish within ${deadlineMs} ms`);
+    await delay(20);
+  }
+}
+
 async function measure(opts: { count: number; intervalMs: number; windowMs: number; capped: boolean }): Promise<{ cpuPct: number; checksPerSecond: number }> {
   const monitor = new HealthMonitor({
     logger: createLogger({ level: 'silent' }),
@@ -54,7 +63,8 @@ async function measure(opts: { count: number; intervalMs: number; windowMs: numb
     checks++;
   });
   monitor.update(services(opts.count, opts.intervalMs));
-  await delay(opts.intervalMs / 2);
+  if (opts.capped) await delay(opts.intervalMs / 2);
+  else await firstRound(() => checks, opts.count, opts.intervalMs * 6);
   const cpu = process.cpuUsage();
   const before = checks;
   const started = performance.now();
@@ -70,7 +80,7 @@ async function measure(opts: { count: number; intervalMs: number; windowMs: numb
 export async function run(options: HealthChecksBenchOptions = {}): Promise<Record<string, number>> {
   const count = options.services ?? 20_000;
   const intervalMs = options.intervalMs ?? 10_000;
-  const windowMs = options.windowMs ?? 2 * intervalMs;
+  const windowMs = options.windowMs ?? intervalMs;
   const uncapped = await measure({ count, intervalMs, windowMs, capped: false });
   const capped = await measure({ count, intervalMs, windowMs, capped: true });
   return {
